@@ -1,0 +1,1 @@
+"""InferSight agent: public API."""

@@ -1,0 +1,99 @@
+"""What a plugin sees of the running agent: ``PluginContext`` (the ``agent`` hook argument)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.metrics import Meter
+from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.resources import Resource
+
+from agent._types import FeedbackEvent, ModelInfo, Signal
+
+
+class PluginContext:
+    """The agent as plugins see it: config sections, data directory, meter, logger, models.
+
+    One instance per ``init``; passed to ``infersight_configure`` and
+    ``infersight_shutdown`` as ``agent``. Plugins keep it for later use from the worker.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: Mapping[str, Any],
+        data_dir: Path,
+        meter: Meter,
+        log: Any,
+        models: dict[str, ModelInfo],
+        clock: Callable[[], float] = time.time,
+        resource: Resource | None = None,
+        new_log_exporter: Callable[[], LogRecordExporter] | None = None,
+    ) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.meter = meter
+        self.log = log
+        self.clock = clock
+        self.resource = resource or Resource.get_empty()
+        self._new_log_exporter = new_log_exporter
+        self.feedback_sink: Callable[[FeedbackEvent], FeedbackEvent] | None = None
+        self._models = models
+        self._claimed: set[str] = set()
+        self._pending: list[Signal] = []
+        self._lock = threading.Lock()
+
+    def section(self, name: str) -> dict[str, Any]:
+        """Return a copy of the top-level config table ``name`` ({} when absent) and claim it.
+
+        Tables that no plugin claims during configure are reported as unknown keys.
+        """
+        self._claimed.add(name)
+        value = self.config.get(name, {})
+        return dict(value) if isinstance(value, Mapping) else {}
+
+    @property
+    def claimed_sections(self) -> frozenset[str]:
+        """Names of the config tables claimed by plugins so far."""
+        return frozenset(self._claimed)
+
+    @property
+    def models(self) -> Mapping[str, ModelInfo]:
+        """Models known so far (configured or decorated), by name."""
+        return dict(self._models)
+
+    def model(self, name: str) -> ModelInfo:
+        """Return the model named ``name``, or a default ``ModelInfo`` when it is unknown."""
+        return self._models.get(name) or ModelInfo(name=name)
+
+    def publish(self, signals: list[Signal]) -> None:
+        """Queue signals from any thread; they join the next tick's ``infersight_handle_signals``."""
+        with self._lock:
+            self._pending.extend(signals)
+
+    def take_published(self) -> list[Signal]:
+        """Remove and return the signals queued with ``publish`` (called by the worker)."""
+        with self._lock:
+            out, self._pending = self._pending, []
+        return out
+
+    def new_log_exporter(self) -> LogRecordExporter | None:
+        """A fresh log exporter built from the agent's exporter config (None when export is off).
+
+        For plugins that must know whether an export succeeded (the feedback plugin
+        retries failed exports from its store); ordinary events go through ``log``.
+        """
+        return self._new_log_exporter() if self._new_log_exporter else None
+
+    def register_feedback_sink(self, sink: Callable[[FeedbackEvent], FeedbackEvent]) -> None:
+        """Make ``sink`` receive every ``agent.log_feedback`` event on the caller's thread.
+
+        The sink must make the event durable before returning, may fill in fields it
+        can resolve (such as ``model``), and raises ``ValueError`` for a programming
+        error (unknown kind, wrong value type). One sink per agent (the feedback plugin).
+        """
+        self.feedback_sink = sink

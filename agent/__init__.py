@@ -1,1 +1,141 @@
-"""InferSight agent: public API."""
+"""InferSight: an in-process observability agent for machine-learning models.
+
+This module is the whole public API; everything else in the package is private.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from agent import _agent, _state
+from agent._config import redact_url
+from agent._errors import ConfigError
+from agent._logging import add_trace_context
+from agent._monitor import Observation, current_prediction_id, monitor, observe
+from agent._runtime import PluginContext
+from agent._types import (
+    Alert,
+    Channel,
+    FeedbackEvent,
+    ModelInfo,
+    Notification,
+    RecordBatch,
+    Signal,
+)
+from agent.hookspecs import hookimpl
+
+__version__ = _agent.VERSION
+
+FEEDBACK_KINDS = ("click", "hide", "purchase", "upvote", "downvote", "favourite", "bookmark", "share", "label")
+
+__all__ = [
+    "FEEDBACK_KINDS",
+    "Alert",
+    "Channel",
+    "ConfigError",
+    "FeedbackEvent",
+    "ModelInfo",
+    "Notification",
+    "Observation",
+    "PluginContext",
+    "RecordBatch",
+    "Signal",
+    "__version__",
+    "add_trace_context",
+    "current_prediction_id",
+    "flush",
+    "hookimpl",
+    "init",
+    "is_running",
+    "log_feedback",
+    "monitor",
+    "observe",
+    "redact_url",
+    "set_reference",
+    "shutdown",
+]
+
+
+def init(path_or_dict: str | Mapping[str, Any] | None = None, **overrides: Any) -> None:
+    """Start the agent from a TOML path, a dict, INFERSIGHT_CONFIG or defaults; idempotent.
+
+    ``overrides`` are sections as dicts (``exporter={"type": "none"}``) and win over
+    environment variables, which win over the file. Raises ``ConfigError`` for bad config.
+    """
+    _agent.init(path_or_dict, **overrides)
+
+
+def shutdown() -> None:
+    """Flush everything and stop the agent (also registered at exit)."""
+    _agent.shutdown()
+
+
+def flush(timeout: float = 10.0) -> bool:
+    """Process everything queued so far through the plugins and flush exporters; True when done in time."""
+    agent = _state.AGENT
+    return agent.flush(timeout) if agent is not None else True
+
+
+def is_running() -> bool:
+    """Whether an agent is initialised and enabled in this process."""
+    return _state.AGENT is not None
+
+
+def set_reference(model: str, rows: Any) -> None:
+    """Set the reference (training) data of ``model``: mappings, a 2-D array or a DataFrame.
+
+    Raises ``ValueError`` when ``rows`` has a shape the agent cannot use. A no-op when
+    the agent is not running.
+    """
+    agent = _state.AGENT
+    if agent is not None:
+        agent.set_reference(model, rows)
+
+
+def log_feedback(
+    prediction_id: str,
+    kind: str,
+    value: Any = None,
+    *,
+    model: str | None = None,
+    item_id: str | None = None,
+    position: int | None = None,
+    timestamp: float | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> FeedbackEvent | None:
+    """Record feedback about a prediction; durable (in the feedback store) when this returns.
+
+    Kinds: click, hide, purchase, upvote, downvote, favourite, bookmark, share, label
+    (ground truth), plus custom kinds declared in ``[feedback] kinds``. Exploration
+    traffic carries ``attributes={"exploration": True, "pscore": p}``. Raises
+    ``ValueError`` naming the field for a programming error (bad id, kind or value
+    type). Returns the stored event, or None when the agent is not running.
+    """
+    if not isinstance(prediction_id, str) or not prediction_id:
+        raise ValueError(f"log_feedback: prediction_id must be a non-empty string, got {prediction_id!r}")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"log_feedback: kind must be a non-empty string, got {kind!r}")
+    if position is not None and (isinstance(position, bool) or not isinstance(position, int) or position < 0):
+        raise ValueError(f"log_feedback: position must be a non-negative int, got {position!r}")
+    if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int | float)):
+        raise ValueError(f"log_feedback: timestamp must be seconds since the epoch, got {timestamp!r}")
+    if attributes is not None and not isinstance(attributes, Mapping):
+        raise ValueError(f"log_feedback: attributes must be a mapping, got {type(attributes).__name__}")
+    agent = _state.AGENT
+    if agent is None:
+        return None
+    event = FeedbackEvent(
+        event_id=uuid.uuid4().hex,
+        prediction_id=prediction_id,
+        kind=kind,
+        value=value,
+        model=model,
+        item_id=None if item_id is None else str(item_id),
+        position=position,
+        timestamp=time.time() if timestamp is None else float(timestamp),
+        attributes=dict(attributes or {}),
+    )
+    return agent.log_feedback(event)

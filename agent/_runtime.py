@@ -32,7 +32,7 @@ class PluginContext:
         models: dict[str, ModelInfo],
         clock: Callable[[], float] = time.time,
         resource: Resource | None = None,
-        new_log_exporter: Callable[[], LogRecordExporter] | None = None,
+        new_log_exporter: Callable[[], LogRecordExporter | None] | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
@@ -42,6 +42,9 @@ class PluginContext:
         self.resource = resource or Resource.get_empty()
         self._new_log_exporter = new_log_exporter
         self.feedback_sink: Callable[[FeedbackEvent], FeedbackEvent] | None = None
+        # The plugin manager's hook relay, for plugins that call other plugins' hooks
+        # (the alert engine calls ``infersight_notify`` on its delivery thread).
+        self.hook: Any = None
         self._models = models
         self._claimed: set[str] = set()
         self._pending: list[Signal] = []

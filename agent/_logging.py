@@ -1,0 +1,133 @@
+"""Structured logs: the agent's own structlog logger, exported as OTLP log records.
+
+The agent never calls ``structlog.configure``: it wraps its own sink with its own
+processor chain, so an application's structlog configuration stays untouched. Users
+who want trace correlation in their own structlog events add ``add_trace_context``
+to their processor list.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+from opentelemetry import _logs as logs_api
+from opentelemetry import trace as trace_api
+from opentelemetry._logs.severity import SeverityNumber
+
+_SEVERITY = {
+    "debug": SeverityNumber.DEBUG,
+    "info": SeverityNumber.INFO,
+    "warning": SeverityNumber.WARN,
+    "warn": SeverityNumber.WARN,
+    "error": SeverityNumber.ERROR,
+    "critical": SeverityNumber.FATAL,
+    "exception": SeverityNumber.ERROR,
+}
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "off": 100}
+
+
+def add_trace_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: add ``trace_id``/``span_id`` (hex) of the current span, per the OTel spec."""
+    ctx = trace_api.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+    return event_dict
+
+
+def _attr_value(value: Any) -> Any:
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(value)
+    try:
+        return json.dumps(value, default=str, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class _Sink:
+    """The logger structlog wraps: turns an event dict into an OTLP log record (and a stderr line)."""
+
+    def __init__(self, otel_logger: logs_api.Logger, stderr_level: str, stream: TextIO | None) -> None:
+        self._otel = otel_logger
+        self._stderr_min = _LEVELS.get(stderr_level, 30)
+        self._stream = stream
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    def _emit(self, level: str, event_dict: dict[str, Any]) -> None:
+        try:
+            event = str(event_dict.pop("event", ""))
+            event_dict.pop("timestamp", None)
+            record = {"event": event, "level": level, **event_dict}
+            for listener in self.listeners:
+                listener(record)
+            attributes = {
+                k: _attr_value(v) for k, v in event_dict.items() if k not in ("trace_id", "span_id", "level")
+            }
+            self._otel.emit(
+                timestamp=time.time_ns(),
+                severity_number=_SEVERITY.get(level, SeverityNumber.INFO),
+                severity_text=level.upper(),
+                body=event,
+                attributes=attributes,
+                event_name=event,
+            )
+            if self._stream is not None and _LEVELS.get(level, 20) >= self._stderr_min:
+                fields = " ".join(f"{k}={_attr_value(v)}" for k, v in attributes.items())
+                print(f"infersight {level.upper():7} {event} {fields}", file=self._stream)
+        except Exception:
+            pass
+
+    def debug(self, **kw: Any) -> None:
+        """Emit at DEBUG."""
+        self._emit("debug", kw)
+
+    def info(self, **kw: Any) -> None:
+        """Emit at INFO."""
+        self._emit("info", kw)
+
+    def warning(self, **kw: Any) -> None:
+        """Emit at WARN."""
+        self._emit("warning", kw)
+
+    warn = warning
+
+    def error(self, **kw: Any) -> None:
+        """Emit at ERROR."""
+        self._emit("error", kw)
+
+    def critical(self, **kw: Any) -> None:
+        """Emit at FATAL."""
+        self._emit("critical", kw)
+
+    exception = error
+    msg = info
+
+
+def _render(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
+    return dict(event_dict)
+
+
+def make_logger(
+    logger_provider: logs_api.LoggerProvider,
+    *,
+    level: str = "info",
+    stderr_level: str = "warning",
+    stream: TextIO | None = sys.stderr,
+) -> tuple[Any, _Sink]:
+    """Build the agent's structlog logger over an OTLP sink; returns (bound logger, sink)."""
+    sink = _Sink(logger_provider.get_logger("infersight"), stderr_level, stream)
+    wrapper = structlog.make_filtering_bound_logger(_LEVELS.get(level, 20))
+    log = structlog.wrap_logger(
+        sink,
+        processors=[add_trace_context, _render],
+        wrapper_class=wrapper,
+        cache_logger_on_first_use=False,
+    )
+    return log, sink

@@ -1,0 +1,512 @@
+"""The hot path: ``@monitor`` and ``observe``.
+
+Written to the contract of OpenTelemetry's ``SpanProcessor.on_start``: it runs on the
+caller's thread, never blocks, never does I/O, never takes a lock the worker holds,
+and never changes what the wrapped function returns or raises. Work that can be done
+once is done at decoration or bind time (signature inspection, attribute dicts,
+instrument lookup). Metrics are not recorded here: each call appends one tuple to a
+bounded deque that the worker drains into the OpenTelemetry instruments.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import itertools
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+from opentelemetry import context as otel_context
+from opentelemetry import trace as trace_api
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from agent import _state
+from agent._capture import Capture
+from agent._types import ModelInfo
+from agent.semconv import (
+    ATTR_BATCH_SIZE,
+    ATTR_ERROR_TYPE,
+    ATTR_MODEL_NAME,
+    ATTR_MODEL_VERSION,
+    ATTR_PREDICTION_ID,
+    ATTR_STREAM_CHUNKS,
+    ATTR_TASK,
+    SPAN_PREDICT,
+)
+
+if TYPE_CHECKING:
+    from agent._agent import Agent
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_PID_KEY = otel_context.create_key("infersight.prediction_id")
+_time_ns = time.time_ns
+_perf = time.perf_counter
+_attach = otel_context.attach
+_detach = otel_context.detach
+_set_value = otel_context.set_value
+_set_span = trace_api.set_span_in_context
+
+
+def current_prediction_id() -> str | None:
+    """The prediction id of the monitored call running in this context, or None outside one."""
+    value = otel_context.get_value(_PID_KEY)
+    return value if isinstance(value, str) else None
+
+
+class IdGenerator:
+    """Prediction ids: a random per-process prefix plus a counter (unique, cheap, fork-safe by re-creation)."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._count = itertools.count(1)
+
+    def __call__(self) -> str:
+        """A fresh 32-hex-character id."""
+        return self._prefix + format(next(self._count), "016x")
+
+
+def _batch_size(x: Any) -> int:
+    """Rows in a call's input: 2-D arrays, DataFrames and lists of rows count N, anything else 1."""
+    t = type(x)
+    if t is dict:
+        return 1
+    if t is np.ndarray:
+        return int(x.shape[0]) if x.ndim >= 2 else 1
+    if t is list or t is tuple:
+        return len(x) if x and isinstance(x[0], Mapping | list | tuple | np.ndarray) else 1
+    if t.__name__ == "DataFrame":
+        return len(x)
+    return 1
+
+
+class ModelRuntime:
+    """Everything the hot path needs for one (model, version) under one agent generation."""
+
+    __slots__ = (
+        "agent",
+        "attrs",
+        "capture",
+        "capture_cap",
+        "captures",
+        "generation",
+        "info",
+        "new_id",
+        "sample_rate",
+        "span_name",
+        "stats",
+        "stats_cap",
+        "tracer",
+    )  # fmt: skip
+
+    def __init__(self, agent: Agent, info: ModelInfo) -> None:
+        self.agent = agent
+        self.generation = agent.generation
+        self.info = info
+        self.tracer = agent.tracer
+        self.span_name = SPAN_PREDICT.format(model=info.name)
+        self.attrs: dict[str, Any] = {ATTR_MODEL_NAME: info.name, ATTR_MODEL_VERSION: info.version}
+        if info.task:
+            self.attrs[ATTR_TASK] = info.task
+        self.capture = info.capture
+        self.sample_rate = info.sample_rate
+        self.new_id = agent.ids
+        self.stats: deque[tuple[float, str | None, int]] = agent.stats_queue_for(info)
+        self.stats_cap = agent.settings.agent["stats_queue_size"]
+        self.captures: deque[Capture] = agent.captures
+        self.capture_cap = agent.settings.agent["queue_size"]
+
+    def record(self, duration: float, error: str | None, rows: int) -> None:
+        """Queue one call's numbers for the worker (bounded: counted as a drop when full)."""
+        if len(self.stats) < self.stats_cap:
+            self.stats.append((duration, error, rows))
+        else:
+            self.agent.count_drop("stats")
+
+    def queue_capture(self, pid: str, inputs: Any, output: Any, span: trace_api.Span) -> None:
+        """Queue a sampled call's inputs and outputs for the plugins (bounded, never waits)."""
+        if self.sample_rate < 1.0 and random.random() >= self.sample_rate:
+            return
+        if len(self.captures) >= self.capture_cap:
+            self.agent.count_drop("capture")
+            return
+        if type(inputs) is dict:
+            inputs = dict(inputs)  # the caller may mutate its dict after the call returns
+        elif type(inputs) is list:
+            inputs = list(inputs)
+        ctx = span.get_span_context()
+        self.captures.append(Capture(self.info, pid, time.time(), inputs, output, ctx.trace_id, ctx.span_id))
+
+
+class _Binding:
+    """Per-decoration state: static settings, plus the runtime cached for the current generation."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        model: str,
+        version: str | None,
+        task: str | None,
+        capture: bool | None,
+        sample_rate: float | None,
+        prediction_id: Callable[..., str] | None,
+        inputs: str | None,
+    ) -> None:
+        self.model = model
+        self.version = version
+        self.task = task
+        self.capture = capture
+        self.sample_rate = sample_rate
+        self.id_fn = prediction_id
+        self.rt: ModelRuntime | None = None
+        self.generation = -1
+        params = list(inspect.signature(fn).parameters.values())
+        if params and params[0].name in ("self", "cls"):
+            params = params[1:]
+        names = [p.name for p in params]
+        chosen = inputs if inputs is not None else (names[0] if names else None)
+        self.input_name = chosen
+        self.input_index = -1
+        if chosen is not None and chosen in names:
+            idx = names.index(chosen)
+            if params[idx].kind in (params[idx].POSITIONAL_ONLY, params[idx].POSITIONAL_OR_KEYWORD):
+                self.input_index = idx + (1 if len(params) != len(inspect.signature(fn).parameters) else 0)
+
+    def bind(self, agent: Agent) -> ModelRuntime:
+        """Build (and cache) the runtime for ``agent``'s current generation."""
+        info = agent.register_model(
+            self.model, version=self.version, task=self.task, capture=self.capture, sample_rate=self.sample_rate
+        )
+        rt = ModelRuntime(agent, info)
+        self.rt, self.generation = rt, agent.generation
+        return rt
+
+    def inputs_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The argument holding the model inputs (first parameter, or the one named ``inputs=``)."""
+        if 0 <= self.input_index < len(args):
+            return args[self.input_index]
+        if self.input_name is not None and self.input_name in kwargs:
+            return kwargs[self.input_name]
+        return kwargs or None
+
+    def make_id(self, rt: ModelRuntime, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """The prediction id: from the user's callable when given (falling back on error), else generated."""
+        if self.id_fn is not None:
+            try:
+                return str(self.id_fn(*args, **kwargs))
+            except Exception:
+                rt.agent.count_drop("prediction_id")
+        return rt.new_id()
+
+
+def _runtime(binding: _Binding) -> ModelRuntime | None:
+    agent = _state.AGENT
+    if agent is None or agent.disabled:
+        return None
+    if binding.generation == agent.generation and binding.rt is not None:
+        return binding.rt
+    try:
+        return binding.bind(agent)
+    except Exception:
+        return None
+
+
+def _start(binding: _Binding, rt: ModelRuntime, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
+    str, trace_api.Span, Any, Any
+]:
+    pid = binding.make_id(rt, args, kwargs)
+    inputs = binding.inputs_of(args, kwargs)
+    attrs = rt.attrs.copy()
+    attrs[ATTR_PREDICTION_ID] = pid
+    attrs[ATTR_BATCH_SIZE] = _batch_size(inputs)
+    span = rt.tracer.start_span(rt.span_name, kind=SpanKind.INTERNAL, attributes=attrs)
+    ctx = _set_value(_PID_KEY, pid, _set_span(span))
+    return pid, span, ctx, inputs
+
+
+def _fail(rt: ModelRuntime, span: trace_api.Span, exc: BaseException, t0: float, inputs: Any) -> None:
+    """Record a failed call on its span and in the stats; never raises."""
+    try:
+        etype = type(exc).__qualname__
+        span.record_exception(exc)
+        span.set_attribute(ATTR_ERROR_TYPE, etype)
+        span.set_status(Status(StatusCode.ERROR, etype))
+        span.end()
+        rt.record(_perf() - t0, etype, _batch_size(inputs))
+    except Exception:
+        rt.agent.count_drop("agent_error")
+
+
+def _finish(rt: ModelRuntime, span: trace_api.Span, pid: str, t0: float, inputs: Any, result: Any) -> None:
+    """Close a successful call: end the span, queue stats and (sampled) capture; never raises."""
+    try:
+        span.end()
+        rt.record(_perf() - t0, None, _batch_size(inputs))
+        if rt.capture:
+            rt.queue_capture(pid, inputs, result, span)
+    except Exception:
+        rt.agent.count_drop("agent_error")
+
+
+def _wrap_sync(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rt = _runtime(binding)
+        if rt is None:
+            return fn(*args, **kwargs)
+        try:
+            pid, span, ctx, inputs = _start(binding, rt, args, kwargs)
+            token = _attach(ctx)
+        except Exception:
+            rt.agent.count_drop("agent_error")
+            return fn(*args, **kwargs)
+        t0 = _perf()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            _fail(rt, span, exc, t0, inputs)
+            raise
+        _detach(token)
+        _finish(rt, span, pid, t0, inputs, result)
+        return result
+
+    return wrapper
+
+
+def _wrap_async(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rt = _runtime(binding)
+        if rt is None:
+            return await fn(*args, **kwargs)
+        try:
+            pid, span, ctx, inputs = _start(binding, rt, args, kwargs)
+            token = _attach(ctx)
+        except Exception:
+            rt.agent.count_drop("agent_error")
+            return await fn(*args, **kwargs)
+        t0 = _perf()
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            _fail(rt, span, exc, t0, inputs)
+            raise
+        _detach(token)
+        _finish(rt, span, pid, t0, inputs, result)
+        return result
+
+    return wrapper
+
+
+def _wrap_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
+    """Generators: the span covers the whole stream; our context is attached only while the body runs."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rt = _runtime(binding)
+        if rt is None:
+            return (yield from fn(*args, **kwargs))
+        pid, span, ctx, inputs = _start(binding, rt, args, kwargs)
+        t0 = _perf()
+        gen = fn(*args, **kwargs)
+        chunks: list[Any] = []
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            token = _attach(ctx)
+            try:
+                if to_throw is not None:
+                    exc, to_throw = to_throw, None
+                    item = gen.throw(exc)
+                else:
+                    item = gen.send(to_send)
+            except StopIteration as stop:
+                _detach(token)
+                span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
+                _finish(rt, span, pid, t0, inputs, chunks)
+                return stop.value
+            except BaseException as exc:
+                _detach(token)
+                span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
+                _fail(rt, span, exc, t0, inputs)
+                raise
+            _detach(token)
+            chunks.append(item)
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                token = _attach(ctx)
+                try:
+                    gen.close()
+                finally:
+                    _detach(token)
+                    span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
+                    _finish(rt, span, pid, t0, inputs, chunks)
+                raise
+            except BaseException as exc:
+                to_throw = exc
+
+    return wrapper
+
+
+def _wrap_async_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
+    """Async generators: as generators, with ``asend``/``athrow``."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        rt = _runtime(binding)
+        if rt is None:
+            async for item in fn(*args, **kwargs):
+                yield item
+            return
+        pid, span, ctx, inputs = _start(binding, rt, args, kwargs)
+        t0 = _perf()
+        agen = fn(*args, **kwargs)
+        chunks: list[Any] = []
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            token = _attach(ctx)
+            try:
+                if to_throw is not None:
+                    exc, to_throw = to_throw, None
+                    item = await agen.athrow(exc)
+                else:
+                    item = await agen.asend(to_send)
+            except StopAsyncIteration:
+                _detach(token)
+                span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
+                _finish(rt, span, pid, t0, inputs, chunks)
+                return
+            except BaseException as exc:
+                _detach(token)
+                span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
+                _fail(rt, span, exc, t0, inputs)
+                raise
+            _detach(token)
+            chunks.append(item)
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                token = _attach(ctx)
+                try:
+                    await agen.aclose()
+                finally:
+                    _detach(token)
+                    span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
+                    _finish(rt, span, pid, t0, inputs, chunks)
+                raise
+            except BaseException as exc:
+                to_throw = exc
+
+    return wrapper
+
+
+def monitor(
+    model: str,
+    *,
+    version: str | None = None,
+    task: str | None = None,
+    capture: bool | None = None,
+    sample_rate: float | None = None,
+    prediction_id: Callable[..., str] | None = None,
+    inputs: str | None = None,
+) -> Callable[[F], F]:
+    """Decorate an inference function (sync, async, generator or async generator) to monitor it.
+
+    ``version``/``task``/``capture``/``sample_rate`` override ``[models.NAME]`` in config
+    when given. ``prediction_id`` is a callable taking the function's arguments and
+    returning the id to use; by default ids are generated. ``inputs`` names the
+    parameter holding the model inputs (default: the first, skipping ``self``).
+    """
+    if not isinstance(model, str) or not model:
+        raise ValueError("monitor(model=...) must be a non-empty string")
+    if sample_rate is not None and not 0.0 <= sample_rate <= 1.0:
+        raise ValueError(f"monitor(sample_rate=...) must be between 0 and 1, got {sample_rate!r}")
+
+    def decorate(fn: F) -> F:
+        binding = _Binding(fn, model, version, task, capture, sample_rate, prediction_id, inputs)
+        if inspect.isasyncgenfunction(fn):
+            return _wrap_async_gen(fn, binding)  # type: ignore[return-value]
+        if inspect.iscoroutinefunction(fn):
+            return _wrap_async(fn, binding)  # type: ignore[return-value]
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_gen(fn, binding)  # type: ignore[return-value]
+        return _wrap_sync(fn, binding)  # type: ignore[return-value]
+
+    return decorate
+
+
+class Observation:
+    """A monitored call in ``with observe(...) as call:`` form; set the output with ``call.set_output``."""
+
+    def __init__(self, binding: _Binding, inputs: Any) -> None:
+        self._binding = binding
+        self._inputs = inputs
+        self._output: Any = None
+        self._rt: ModelRuntime | None = None
+        self._span: trace_api.Span | None = None
+        self._token: Any = None
+        self._t0 = 0.0
+        self.prediction_id: str | None = None
+
+    def set_output(self, output: Any) -> None:
+        """Record the model's output (captured for plugins when capture is on)."""
+        self._output = output
+
+    def __enter__(self) -> Observation:
+        rt = _runtime(self._binding)
+        if rt is None:
+            return self
+        try:
+            args = (self._inputs,) if self._inputs is not None else ()
+            pid, span, ctx, _ = _start(self._binding, rt, args, {})
+            self._token = _attach(ctx)
+        except Exception:
+            rt.agent.count_drop("agent_error")
+            return self
+        self._rt, self._span, self.prediction_id = rt, span, pid
+        self._t0 = _perf()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        rt, span = self._rt, self._span
+        if rt is None or span is None:
+            return
+        _detach(self._token)
+        if exc is not None:
+            _fail(rt, span, exc, self._t0, self._inputs)
+        else:
+            _finish(rt, span, self.prediction_id or "", self._t0, self._inputs, self._output)
+
+
+def observe(
+    model: str,
+    *,
+    inputs: Any = None,
+    version: str | None = None,
+    task: str | None = None,
+    capture: bool | None = None,
+    sample_rate: float | None = None,
+) -> Observation:
+    """Monitor a block of code as one prediction: ``with agent.observe(model="m", inputs=x) as call:``."""
+    key = (model, version, task, capture, sample_rate)
+    binding = _OBSERVE_BINDINGS.get(key)
+    if binding is None:
+        binding = _Binding(_observed, model, version, task, capture, sample_rate, None, None)
+        _OBSERVE_BINDINGS[key] = binding
+    return Observation(binding, inputs)
+
+
+def _observed(inputs: Any) -> None:
+    """Stands in for the function ``observe`` has no access to (its first argument is the inputs)."""
+
+
+_OBSERVE_BINDINGS: dict[tuple[Any, ...], _Binding] = {}

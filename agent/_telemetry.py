@@ -1,0 +1,340 @@
+"""Telemetry pipelines: resource, tracer/meter/logger providers and their exporters.
+
+The agent never overrides a global provider the application already configured: when
+one is an SDK provider it is reused and the agent adds no exporter of its own for that
+signal (the application's pipeline already exports it). Otherwise the agent builds
+private providers, and sets them as global only when ``agent.set_global_providers``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import _logs as logs_api
+from opentelemetry import metrics as metrics_api
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    ConsoleLogRecordExporter,
+    LogRecordExporter,
+    LogRecordExportResult,
+)
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
+
+from agent import _fileexport
+from agent._config import Settings
+from agent.semconv import ATTR_SERVICE_INSTANCE
+
+SCOPE = "infersight"
+
+
+def build_resource(settings: Settings) -> Resource:
+    """The resource every signal carries: service name, instance id and configured attributes."""
+    attrs: dict[str, Any] = dict(settings.service["attributes"])
+    attrs["service.name"] = settings.service["name"]
+    attrs[ATTR_SERVICE_INSTANCE] = settings.service["instance_id"]
+    attrs.setdefault("telemetry.distro.name", "infersight")
+    return Resource.create(attrs)
+
+
+def build_sampler(settings: Settings) -> Sampler:
+    """The trace sampler from ``traces.sampler`` / OTEL_TRACES_SAMPLER."""
+    name, arg = settings.traces["sampler"], settings.traces["sampler_arg"]
+    base: Sampler = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(arg),
+    }.get(name.removeprefix("parentbased_"), ALWAYS_ON)
+    return ParentBased(base) if name.startswith("parentbased_") else base
+
+
+class FailureCounter:
+    """Counts failed exports per signal; read by the worker for metrics and signals."""
+
+    def __init__(self) -> None:
+        self._counts = {s: itertools.count() for s in ("traces", "metrics", "logs")}
+        self.on_failure: Callable[[str], None] | None = None
+
+    def failed(self, signal: str) -> None:
+        """Record one failed export of ``signal``."""
+        next(self._counts[signal])
+        if self.on_failure is not None:
+            self.on_failure(signal)
+
+    def total(self, signal: str) -> int:
+        """Failed exports of ``signal`` so far."""
+        return int(self._counts[signal].__reduce__()[1][0])
+
+
+class _CountingSpanExporter(SpanExporter):
+    def __init__(self, inner: SpanExporter, failures: FailureCounter) -> None:
+        self.inner, self.failures = inner, failures
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self.inner.export(spans)
+        except Exception:
+            result = SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            self.failures.failed("traces")
+        return result
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+class _CountingMetricExporter(MetricExporter):
+    def __init__(self, inner: MetricExporter, failures: FailureCounter) -> None:
+        super().__init__(
+            preferred_temporality=inner._preferred_temporality,
+            preferred_aggregation=inner._preferred_aggregation,
+        )
+        self.inner, self.failures = inner, failures
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        try:
+            result = self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        except Exception:
+            result = MetricExportResult.FAILURE
+        if result is not MetricExportResult.SUCCESS:
+            self.failures.failed("metrics")
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self.inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+class _CountingLogExporter(LogRecordExporter):
+    def __init__(self, inner: LogRecordExporter, failures: FailureCounter) -> None:
+        self.inner, self.failures = inner, failures
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        try:
+            result = self.inner.export(batch)
+        except Exception:
+            result = LogRecordExportResult.FAILURE
+        if result is not LogRecordExportResult.SUCCESS:
+            self.failures.failed("logs")
+        return result
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+@dataclass
+class Exporters:
+    """Factories for one exporter per signal, as configured (None when export is off)."""
+
+    span: Callable[[], SpanExporter] | None
+    metric: Callable[[], MetricExporter] | None
+    log: Callable[[], LogRecordExporter] | None
+
+
+def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:
+    exp = settings.exporter
+    endpoint = str(exp["endpoint"]).rstrip("/")
+    kwargs: dict[str, Any] = {"headers": dict(exp["headers"]) or None, "timeout": exp["timeout"]}
+    if exp["protocol"] == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression as GrpcCompression
+
+        kwargs["endpoint"] = endpoint
+        insecure = exp["insecure"]
+        kwargs["insecure"] = endpoint.startswith("http://") if insecure is None else insecure
+        if exp["compression"] == "gzip":
+            kwargs["compression"] = GrpcCompression.Gzip
+        if exp["certificate"]:
+            import grpc
+
+            with open(exp["certificate"], "rb") as fh:
+                kwargs["credentials"] = grpc.ssl_channel_credentials(fh.read())
+    else:
+        from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
+
+        kwargs["endpoint"] = f"{endpoint}/v1/{signal}"
+        if exp["compression"] == "gzip":
+            kwargs["compression"] = HttpCompression.Gzip
+        if exp["certificate"]:
+            kwargs["certificate_file"] = exp["certificate"]
+    return kwargs
+
+
+def build_exporters(settings: Settings) -> Exporters:
+    """Exporter factories for ``exporter.type``: otlp (gRPC or HTTP), console, file or none."""
+    kind = settings.exporter_type
+    if kind == "none":
+        return Exporters(None, None, None)
+    if kind == "console":
+        return Exporters(ConsoleSpanExporter, ConsoleMetricExporter, ConsoleLogRecordExporter)
+    if kind == "file":
+        writers = _fileexport.file_writers(
+            settings.data_dir, settings.exporter["max_file_bytes"], settings.exporter["max_files"]
+        )
+        return Exporters(
+            lambda: _fileexport.FileSpanExporter(writers["traces"]),
+            lambda: _fileexport.FileMetricExporter(writers["metrics"]),
+            lambda: _fileexport.FileLogExporter(writers["logs"]),
+        )
+    if settings.exporter["protocol"] == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GLog
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GMetric
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GSpan
+
+        return Exporters(
+            lambda: GSpan(**_otlp_kwargs(settings, "traces")),
+            lambda: GMetric(**_otlp_kwargs(settings, "metrics")),
+            lambda: GLog(**_otlp_kwargs(settings, "logs")),
+        )
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HLog
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HMetric
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HSpan
+
+    return Exporters(
+        lambda: HSpan(**_otlp_kwargs(settings, "traces")),
+        lambda: HMetric(**_otlp_kwargs(settings, "metrics")),
+        lambda: HLog(**_otlp_kwargs(settings, "logs")),
+    )
+
+
+@dataclass
+class Pipelines:
+    """The providers the agent uses, and which of them it owns (must flush and shut down)."""
+
+    tracer_provider: trace_api.TracerProvider
+    meter_provider: metrics_api.MeterProvider
+    logger_provider: logs_api.LoggerProvider
+    resource: Resource
+    exporters: Exporters
+    failures: FailureCounter
+    owned: list[Any] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+
+    def new_log_exporter(self) -> LogRecordExporter | None:
+        """A fresh counting log exporter, for plugins that track export success themselves."""
+        if self.exporters.log is None:
+            return None
+        return _CountingLogExporter(self.exporters.log(), self.failures)
+
+    def force_flush(self, timeout_s: float) -> bool:
+        """Flush every owned provider within ``timeout_s`` (all share the budget)."""
+        ok = True
+        for provider in self.owned:
+            flush: Callable[[], Any] = functools.partial(provider.force_flush, int(timeout_s * 1000))
+            ok = bool(_run_with_timeout(flush, timeout_s)) and ok
+        return ok
+
+    def shutdown(self, timeout_s: float) -> None:
+        """Shut down every owned provider, never waiting longer than ``timeout_s`` in all."""
+        for provider in self.owned:
+            _run_with_timeout(provider.shutdown, timeout_s / max(1, len(self.owned)))
+
+
+def _run_with_timeout(fn: Callable[[], Any], timeout_s: float) -> Any:
+    """Run ``fn`` on a daemon thread and wait at most ``timeout_s``: a hung exporter cannot hang us."""
+    box: list[Any] = []
+    thread = threading.Thread(target=lambda: box.append(fn()), name="infersight-flush", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return box[0] if box else None
+
+
+def build_pipelines(settings: Settings, extra_metric_readers: Sequence[MetricReader] = ()) -> Pipelines:
+    """Create (or reuse) the three providers with the configured exporters."""
+    resource = build_resource(settings)
+    exporters = build_exporters(settings)
+    failures = FailureCounter()
+    owned: list[Any] = []
+    reused: list[str] = []
+
+    global_tp = trace_api.get_tracer_provider()
+    if isinstance(global_tp, TracerProvider):
+        tracer_provider: trace_api.TracerProvider = global_tp
+        reused.append("traces")
+    else:
+        tp = TracerProvider(resource=resource, sampler=build_sampler(settings))
+        if exporters.span is not None:
+            tp.add_span_processor(
+                BatchSpanProcessor(_CountingSpanExporter(exporters.span(), failures), max_queue_size=8192)
+            )
+        tracer_provider = tp
+        owned.append(tp)
+
+    global_mp = metrics_api.get_meter_provider()
+    if isinstance(global_mp, MeterProvider):
+        meter_provider: metrics_api.MeterProvider = global_mp
+        reused.append("metrics")
+    else:
+        readers: list[MetricReader] = list(extra_metric_readers)
+        if exporters.metric is not None:
+            readers.append(
+                PeriodicExportingMetricReader(
+                    _CountingMetricExporter(exporters.metric(), failures),
+                    export_interval_millis=settings.metrics["export_interval"] * 1000,
+                    export_timeout_millis=settings.exporter["timeout"] * 1000,
+                )
+            )
+        mp = MeterProvider(resource=resource, metric_readers=readers)
+        meter_provider = mp
+        owned.append(mp)
+
+    global_lp = logs_api.get_logger_provider()
+    if isinstance(global_lp, LoggerProvider):
+        logger_provider: logs_api.LoggerProvider = global_lp
+        reused.append("logs")
+    else:
+        lp = LoggerProvider(resource=resource)
+        if exporters.log is not None:
+            lp.add_log_record_processor(
+                BatchLogRecordProcessor(_CountingLogExporter(exporters.log(), failures), max_queue_size=8192)
+            )
+        logger_provider = lp
+        owned.append(lp)
+
+    if settings.agent["set_global_providers"]:
+        if "traces" not in reused:
+            trace_api.set_tracer_provider(tracer_provider)
+        if "metrics" not in reused:
+            metrics_api.set_meter_provider(meter_provider)
+        if "logs" not in reused:
+            logs_api.set_logger_provider(logger_provider)
+
+    return Pipelines(tracer_provider, meter_provider, logger_provider, resource, exporters, failures, owned, reused)

@@ -1,0 +1,259 @@
+"""The background worker: drains the hot path's queues, feeds plugins, ticks the signal pipeline.
+
+One daemon thread per agent. It wakes every ``POLL`` seconds (the hot path never
+signals it: setting an Event would take a lock), drains call stats into the
+OpenTelemetry instruments, normalises captures into RecordBatches per model and calls
+``infersight_process_records``, dispatches reference data and feedback, and once per
+``tick_interval`` collects Signals and hands them to ``infersight_handle_signals``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from agent._capture import Capture, build_batch
+from agent._types import FeedbackEvent, ModelInfo, RecordBatch, Signal
+from agent.semconv import (
+    ATTR_ERROR_TYPE,
+    ATTR_MODEL_NAME,
+    ATTR_MODEL_VERSION,
+    SIGNAL_ERROR_RATE,
+    SIGNAL_LATENCY_P50,
+    SIGNAL_LATENCY_P95,
+    SIGNAL_LATENCY_P99,
+    SIGNAL_THROUGHPUT,
+)
+
+if TYPE_CHECKING:
+    from agent._agent import Agent
+
+POLL = 0.05
+_MAX_ERROR_TYPES = 20  # bounded cardinality of error.type; the rest become "_OTHER" (OTel semconv)
+_SAMPLE_PER_TICK = 2048
+
+
+@dataclass
+class _TickStats:
+    """One tick's numbers for one model, kept for the signal window."""
+
+    t: float
+    calls: int = 0
+    errors: int = 0
+    durations: list[float] = field(default_factory=list)
+
+
+class _ModelStats:
+    """Per-model aggregation state owned by the worker thread."""
+
+    def __init__(self, info: ModelInfo, queue: deque[tuple[float, str | None, int]]) -> None:
+        self.info = info
+        self.queue = queue
+        self.attrs = {ATTR_MODEL_NAME: info.name, ATTR_MODEL_VERSION: info.version}
+        self.error_attrs: dict[str, dict[str, str]] = {}
+        self.window: deque[_TickStats] = deque()
+        self.current = _TickStats(time.time())
+
+    def error_attributes(self, etype: str) -> dict[str, str]:
+        attrs = self.error_attrs.get(etype)
+        if attrs is None:
+            if len(self.error_attrs) >= _MAX_ERROR_TYPES:
+                etype = "_OTHER"
+            attrs = self.error_attrs.setdefault(etype, {**self.attrs, ATTR_ERROR_TYPE: etype})
+        return attrs
+
+
+class Worker:
+    """Owns the worker thread; all plugin data hooks run on it."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.control: deque[tuple[str, Any]] = deque()
+        self._models: dict[tuple[str, str], _ModelStats] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_tick = 0.0
+        self._batch_size = agent.settings.agent["batch_size"]
+        self._tick_interval = agent.settings.agent["tick_interval"]
+        self._window_s = agent.settings.agent["signal_window"]
+        self.clock: Callable[[], float] = time.time
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the daemon thread."""
+        self._thread = threading.Thread(target=self._run, name="infersight-worker", daemon=True)
+        self._thread.start()
+
+    def track(self, info: ModelInfo, queue: deque[tuple[float, str | None, int]]) -> None:
+        """Start aggregating the stats queue of a (model, version)."""
+        self._models[info.key] = _ModelStats(info, queue)
+
+    def flush(self, timeout: float) -> bool:
+        """Ask the worker to drain everything and run a tick; wait up to ``timeout`` for it."""
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self.control.append(("flush", done))
+        self._wake.set()
+        return done.wait(timeout)
+
+    def stop(self, timeout: float) -> None:
+        """Drain, call ``infersight_shutdown`` on the worker thread, and stop (bounded by ``timeout``)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    # -- loop ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(POLL)
+            self._wake.clear()
+            self._guarded(self._cycle)
+        self._guarded(lambda: self._cycle(force_tick=True))
+        self._guarded(lambda: self.agent.host.call("infersight_shutdown", agent=self.agent.context))
+        self._release_flushes()
+
+    def _guarded(self, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # the worker must survive anything
+            self.agent.count_drop("worker_error")
+            try:
+                self.agent.log.error("ml.agent.worker_error", error=f"{type(exc).__name__}: {exc}")
+            except Exception:
+                pass
+
+    def _cycle(self, force_tick: bool = False) -> None:
+        flushes: list[threading.Event] = []
+        self._drain_stats()
+        self._drain_captures()
+        while self.control:
+            kind, payload = self.control.popleft()
+            if kind == "flush":
+                flushes.append(payload)
+            else:
+                self._handle_control(kind, payload)
+        self._drain_captures()
+        now = self.clock()
+        if force_tick or flushes or now - self._last_tick >= self._tick_interval:
+            self._last_tick = now
+            self._tick(now)
+        for ev in flushes:
+            ev.set()
+
+    def _release_flushes(self) -> None:
+        while self.control:
+            kind, payload = self.control.popleft()
+            if kind == "flush":
+                payload.set()
+
+    # -- stats --------------------------------------------------------------------
+
+    def _drain_stats(self) -> None:
+        inst = self.agent.instruments
+        for ms in list(self._models.values()):
+            q = ms.queue
+            n = len(q)
+            if not n:
+                continue
+            calls = rows = 0
+            errors: dict[str, int] = {}
+            cur = ms.current
+            for _ in range(n):
+                duration, etype, nrows = q.popleft()
+                inst.duration.record(duration, ms.attrs)
+                calls += 1
+                rows += nrows
+                if etype is not None:
+                    errors[etype] = errors.get(etype, 0) + 1
+                if len(cur.durations) < _SAMPLE_PER_TICK:
+                    cur.durations.append(duration)
+            inst.calls.add(calls, ms.attrs)
+            inst.rows.add(rows, ms.attrs)
+            for etype, count in errors.items():
+                inst.errors.add(count, ms.error_attributes(etype))
+            cur.calls += calls
+            cur.errors += sum(errors.values())
+
+    def _model_signals(self, now: float) -> list[Signal]:
+        out: list[Signal] = []
+        for ms in self._models.values():
+            ms.window.append(ms.current)
+            ms.current = _TickStats(now)
+            while ms.window and ms.window[0].t < now - self._window_s:
+                ms.window.popleft()
+            calls = sum(t.calls for t in ms.window)
+            if not calls:
+                continue
+            errors = sum(t.errors for t in ms.window)
+            span = max(now - ms.window[0].t, self._tick_interval)
+            labels = {"model": ms.info.name, "version": ms.info.version}
+            durations = np.fromiter((d for t in ms.window for d in t.durations), dtype=np.float64)
+            details = {"calls": calls, "errors": errors, "window_seconds": round(span, 3)}
+            out.append(Signal(SIGNAL_ERROR_RATE, errors / calls, labels, details, now))
+            out.append(Signal(SIGNAL_THROUGHPUT, calls / span, labels, details, now))
+            if durations.size:
+                p50, p95, p99 = np.quantile(durations, [0.5, 0.95, 0.99])
+                out.append(Signal(SIGNAL_LATENCY_P50, float(p50), labels, details, now))
+                out.append(Signal(SIGNAL_LATENCY_P95, float(p95), labels, details, now))
+                out.append(Signal(SIGNAL_LATENCY_P99, float(p99), labels, details, now))
+        return out
+
+    # -- captures and control -------------------------------------------------------
+
+    def _drain_captures(self) -> None:
+        q = self.agent.captures
+        while q:
+            chunk: dict[tuple[str, str], list[Capture]] = {}
+            for _ in range(min(len(q), self._batch_size)):
+                cap = q.popleft()
+                chunk.setdefault(cap.model.key, []).append(cap)
+            for caps in chunk.values():
+                batch, bad = build_batch(caps)
+                for reason, count in bad.items():
+                    self.agent.instruments.unprocessable.add(
+                        count, {ATTR_MODEL_NAME: caps[0].model.name, "reason": reason}
+                    )
+                if batch is not None:
+                    self.agent.host.call("infersight_process_records", model=caps[0].model, records=batch)
+
+    def _handle_control(self, kind: str, payload: Any) -> None:
+        host = self.agent.host
+        if kind == "reference":
+            model, batch = payload
+            assert isinstance(batch, RecordBatch)
+            host.call("infersight_set_reference", model=model, records=batch)
+        elif kind == "feedback":
+            events: list[FeedbackEvent] = [payload]
+            while self.control and self.control[0][0] == "feedback" and len(events) < self._batch_size:
+                events.append(self.control.popleft()[1])
+            by_model: dict[str, list[FeedbackEvent]] = {}
+            for ev in events:
+                by_model.setdefault(ev.model or "", []).append(ev)
+            for name, evs in by_model.items():
+                host.call("infersight_process_feedback", model=self.agent.context.model(name), events=evs)
+        elif kind == "call":
+            payload()
+
+    # -- tick -----------------------------------------------------------------------
+
+    def _tick(self, now: float) -> None:
+        signals = self._model_signals(now)
+        signals.extend(self.agent.operational_signals(now))
+        for info in list(self.agent.context.models.values()):
+            for result in self.agent.host.call("infersight_collect_signals", model=info, now=now):
+                if isinstance(result, list):
+                    signals.extend(s for s in result if isinstance(s, Signal))
+        signals.extend(self.agent.context.take_published())
+        if signals:
+            self.agent.host.call("infersight_handle_signals", signals=signals, now=now)

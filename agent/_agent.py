@@ -81,6 +81,19 @@ class TestingHooks:
     log_processors: Sequence[LogRecordProcessor] = ()
 
 
+def model_info(name: str, table: Mapping[str, Any]) -> ModelInfo:
+    """A ModelInfo from a validated ``[models.NAME]`` table (defaults for missing keys)."""
+    return ModelInfo(
+        name=name,
+        version=str(table.get("version", "")),
+        task=str(table.get("task", "other")),
+        capture=bool(table.get("capture", False)),
+        sample_rate=float(table.get("sample_rate", 1.0)),
+        feature_names=tuple(table.get("feature_names", ())),
+        options=dict(table),
+    )
+
+
 class Agent:
     """One running agent: telemetry pipelines, plugin host, worker, and the hot path's queues."""
 
@@ -185,15 +198,7 @@ class Agent:
     # -- models -------------------------------------------------------------------
 
     def _model_info(self, name: str, table: Mapping[str, Any]) -> ModelInfo:
-        return ModelInfo(
-            name=name,
-            version=str(table.get("version", "")),
-            task=str(table.get("task", "other")),
-            capture=bool(table.get("capture", False)),
-            sample_rate=float(table.get("sample_rate", 1.0)),
-            feature_names=tuple(table.get("feature_names", ())),
-            options=dict(table),
-        )
+        return model_info(name, table)
 
     def register_model(
         self,

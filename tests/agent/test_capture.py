@@ -1,0 +1,138 @@
+"""Normalisation of captured calls into RecordBatches, redaction, and unprocessable inputs."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import pytest
+
+import agent
+from agent._capture import Capture, build_batch
+from agent._types import ModelInfo
+from agent.testing import capture_telemetry
+
+MODEL = ModelInfo(name="m", capture=True, options={"capture_outputs": True})
+
+
+def cap(inputs: Any, output: Any, pid: str = "p1", model: ModelInfo = MODEL) -> Capture:
+    return Capture(model, pid, 1.0, inputs, output, 1, 2)
+
+
+def test_mappings_become_named_numeric_columns() -> None:
+    batch, bad = build_batch([cap({"a": 1, "b": 2.5}, 0.1), cap({"a": 3, "b": 4.0}, 0.2, "p2")])
+    assert bad == {}
+    assert batch is not None
+    assert batch.columns["a"].dtype == np.float64
+    assert batch.columns["b"].tolist() == [2.5, 4.0]
+    assert batch.prediction_ids == ("p1", "p2")
+    assert batch.outputs is not None and batch.outputs.tolist() == [0.1, 0.2]
+
+
+def test_missing_features_and_mixed_types_give_object_columns() -> None:
+    batch, _ = build_batch([cap({"a": 1.0, "c": "x"}, 0), cap({"a": "oops"}, 1, "p2")])
+    assert batch is not None
+    assert batch.columns["a"].dtype == object
+    assert batch.columns["a"].tolist() == [1.0, "oops"]
+    assert batch.columns["c"].tolist() == ["x", None]
+
+
+def test_two_dimensional_arrays_are_batches_with_feature_names() -> None:
+    info = ModelInfo(name="m", capture=True, feature_names=("x", "y"), options={})
+    batch, _ = build_batch([cap(np.arange(6.0).reshape(3, 2), np.array([0, 1, 0]), model=info)])
+    assert batch is not None
+    assert batch.columns["y"].tolist() == [1.0, 3.0, 5.0]
+    assert batch.row_index.tolist() == [0, 1, 2]
+    assert batch.prediction_ids == ("p1", "p1", "p1")
+
+
+def test_probability_vectors_stack_into_a_matrix() -> None:
+    batch, _ = build_batch([cap({"a": 1.0}, np.array([0.2, 0.8])), cap({"a": 2.0}, np.array([0.6, 0.4]), "p2")])
+    assert batch is not None and batch.outputs is not None
+    assert batch.outputs.shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "output", "reason"),
+    [
+        (object(), 1, "inputs of type object"),
+        (np.zeros((2, 2, 2)), 1, "array with 3 dimensions"),
+        ([[1, 2], [3]], [1, 2], "rows of different lengths in one batch"),
+        ([{"a": 1}, {"a": 2}], [1, 2, 3], "batch of 2 rows but output"),
+    ],
+)
+def test_unusable_shapes_are_counted_not_raised(inputs: Any, output: Any, reason: str) -> None:
+    batch, bad = build_batch([cap(inputs, output)])
+    assert batch is None
+    assert list(bad) == [reason]
+
+
+def test_redaction_drops_and_hashes_named_features() -> None:
+    info = ModelInfo(name="m", capture=True, options={"redact_drop": ["email"], "redact_hash": ["user"]})
+    batch, _ = build_batch([cap({"email": "a@b.c", "user": "u1", "x": 1.0}, 0, model=info)])
+    assert batch is not None
+    assert "email" not in batch.columns
+    assert batch.columns["user"].tolist() == [hashlib.sha256(b"u1").hexdigest()[:16]]
+
+
+def test_redaction_applies_through_the_decorator() -> None:
+    models = {"m": {"capture": True, "redact_drop": ["ssn"], "redact_hash": ["name"]}}
+    with capture_telemetry(models=models) as tel:
+
+        @agent.monitor(model="m")
+        def predict(x: dict[str, Any]) -> int:
+            return 1
+
+        predict({"ssn": "123-45-6789", "name": "Ada", "age": 36})
+        tel.flush()
+        batch = tel.records[0][1]
+    assert sorted(batch.columns) == ["age", "name"]
+    assert "Ada" not in batch.columns["name"].tolist()
+
+
+def test_capture_is_opt_in_and_sampled() -> None:
+    with capture_telemetry(models={"sampled": {"capture": True, "sample_rate": 0.0}}) as tel:
+
+        @agent.monitor(model="plain")
+        def plain(x: dict[str, float]) -> int:
+            return 1
+
+        @agent.monitor(model="sampled")
+        def sampled(x: dict[str, float]) -> int:
+            return 1
+
+        for _ in range(10):
+            plain({"a": 1.0})
+            sampled({"a": 1.0})
+        tel.flush()
+        assert tel.records == []
+
+
+def test_caller_mutating_its_dict_after_the_call_does_not_change_the_capture() -> None:
+    with capture_telemetry(models={"m": {"capture": True}}) as tel:
+
+        @agent.monitor(model="m")
+        def predict(x: dict[str, float]) -> int:
+            return 1
+
+        features = {"a": 1.0}
+        predict(features)
+        features["a"] = 99.0
+        tel.flush()
+        assert tel.records[0][1].columns["a"].tolist() == [1.0]
+
+
+def test_unprocessable_inputs_are_counted_in_a_metric() -> None:
+    with capture_telemetry(models={"m": {"capture": True}}) as tel:
+
+        @agent.monitor(model="m")
+        def predict(x: Any) -> int:
+            return 1
+
+        predict(object())
+        predict({"a": 1.0})
+        tel.flush()
+        points = tel.metric_points("ml.agent.unprocessable")
+        assert len(tel.records) == 1
+    assert [(p.value, p.attributes["reason"]) for p in points] == [(1.0, "inputs of type object")]

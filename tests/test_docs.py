@@ -1,0 +1,37 @@
+"""The README documents every hook and every telemetry name; the example configs are valid."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+from agent import hookspecs
+from agent.semconv import TABLE
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_hook_is_in_the_plugin_guide() -> None:
+    guide = README.split("## Writing a plugin", 1)[1]
+    hooks = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("infersight_")]
+    assert hooks, "no hooks found"
+    missing = [h for h in hooks if f"`{h}(" not in guide]
+    assert not missing, f"hooks missing from the README's plugin guide: {missing}"
+
+
+def test_every_telemetry_name_is_in_the_readme_table() -> None:
+    table = README.split("## Telemetry names", 1)[1].split("\n## ", 1)[0]
+    missing = [n.name for n in TABLE if f"`{n.name}`" not in table]
+    assert not missing, f"names missing from the README's telemetry table: {missing}"
+
+
+def test_readme_quick_start_has_the_two_commands() -> None:
+    quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.+?)\n```", quick)
+    assert any("infersight demo" in c and "pip install" in c for c in commands)
+    assert any("pytest" in c and "pip install -e '.[test]'" in c for c in commands)
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_command = next(c for c in commands if "pytest" in c)
+    assert test_command.replace("pip install", "pip install -q") in ci or test_command in ci

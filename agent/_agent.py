@@ -19,11 +19,13 @@ from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Observati
 from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from agent import _state
 from agent._capture import Capture, UnprocessableError, _assemble, rows_of
 from agent._config import Settings, resolve, unknown_sections
 from agent._errors import ConfigError
+from agent._histogram import LatencyHistograms
 from agent._logging import make_logger
 from agent._monitor import IdGenerator
 from agent._plugins import PluginHost
@@ -112,7 +114,14 @@ class Agent:
         self._plugin_errors_reported = 0
         self._export_reported = 0
         self._lock = threading.Lock()
-        self.pipelines: Pipelines = build_pipelines(settings, self.testing.metric_readers)
+        self.latency = LatencyHistograms(
+            INFERENCE_DURATION, "s", "Latency of monitored calls", LATENCY_BUCKETS,
+            InstrumentationScope("infersight.latency", VERSION),
+        )
+        self.pipelines: Pipelines = build_pipelines(settings, self.testing.metric_readers, self.latency.inject)
+        # With an application-owned MeterProvider the agent cannot add to its exports, so the
+        # worker records each duration into an SDK histogram instead (slower, same result).
+        self.latency_native = "metrics" not in self.pipelines.reused
         for proc in self.testing.span_processors:
             self.pipelines.tracer_provider.add_span_processor(proc)  # type: ignore[attr-defined]
         for lproc in self.testing.log_processors:

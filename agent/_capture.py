@@ -9,6 +9,7 @@ a pandas DataFrame (a batch with its column names); a scalar (one row, feature
 from __future__ import annotations
 
 import hashlib
+import itertools
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ class Capture:
 
 class UnprocessableError(ValueError):
     """A captured value whose shape the agent cannot turn into rows; the reason is the message."""
+
+
+_NUMERIC_TYPES = frozenset({int, float, np.float64, np.float32, np.int64, np.int32, np.int16, np.int8, np.uint8})
 
 
 def _is_number(v: Any) -> bool:
@@ -130,7 +134,7 @@ def _len(obj: Any) -> str:
 
 
 def _stack_outputs(outputs: list[Any]) -> np.ndarray:
-    if outputs and all(_is_number(o) for o in outputs):
+    if outputs and set(map(type, outputs)) <= _NUMERIC_TYPES:
         return np.asarray(outputs, dtype=np.float64)
     if outputs and all(isinstance(o, np.ndarray) and o.ndim == 1 for o in outputs):
         widths = {o.shape[0] for o in outputs}
@@ -152,8 +156,18 @@ def build_batch(captures: Sequence[Capture]) -> tuple[RecordBatch | None, dict[s
     outputs: list[Any] = []
     rows: list[dict[str, Any]] = []
     column_parts: list[tuple[int, dict[str, np.ndarray]]] = []
-    with_outputs = True
+    with_outputs = bool(captures[0].model.options.get("capture_outputs", True)) if captures else True
     for cap in captures:
+        if type(cap.inputs) is dict:  # the common case, kept cheap: one call, one mapping
+            out = cap.output
+            rows.append(cap.inputs)
+            pids.append(cap.prediction_id)
+            row_index.append(0)
+            stamps.append(cap.timestamp)
+            traces.append(cap.trace_id)
+            spans.append(cap.span_id)
+            outputs.append(out if not with_outputs or type(out) in _NUMERIC_TYPES else _outputs(out, 1)[0])
+            continue
         try:
             got = rows_of(cap.inputs, cap.model)
             n = len(next(iter(got.values()))) if isinstance(got, dict) and got else len(got)
@@ -161,7 +175,7 @@ def build_batch(captures: Sequence[Capture]) -> tuple[RecordBatch | None, dict[s
                 raise UnprocessableError("columns of different lengths")
             if n == 0:
                 continue
-            outs = _outputs(cap.output, n) if cap.model.options.get("capture_outputs", True) else [None] * n
+            outs = _outputs(cap.output, n) if with_outputs else [None] * n
         except UnprocessableError as exc:
             reason = str(exc).split(" of length")[0][:60]
             bad[reason] = bad.get(reason, 0) + 1
@@ -181,7 +195,6 @@ def build_batch(captures: Sequence[Capture]) -> tuple[RecordBatch | None, dict[s
         traces.extend([cap.trace_id] * n)
         spans.extend([cap.span_id] * n)
         outputs.extend(outs)
-        with_outputs = with_outputs and cap.model.options.get("capture_outputs", True)
     if not pids:
         return None, bad
     columns = _assemble(rows, column_parts, len(pids))
@@ -206,17 +219,10 @@ def _uniform_numeric(rows: list[dict[str, Any]]) -> dict[str, np.ndarray] | None
     if not keys or any(tuple(r) != keys for r in rows):
         return None
     values = [list(r.values()) for r in rows]
-    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values[0]):
+    # np.asarray would also accept bools and numeric strings ("1.5"): only real numbers take this path.
+    if not set(map(type, itertools.chain.from_iterable(values))) <= _NUMERIC_TYPES:
         return None
-    try:
-        matrix = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    if matrix.shape != (len(rows), len(keys)):
-        return None
-    # np.asarray also accepts bools and numeric strings ("1.5"); only real numbers may take this path.
-    if not all(type(v) in (int, float) or isinstance(v, np.floating | np.integer) for r in values for v in r):
-        return None
+    matrix = np.asarray(values, dtype=np.float64)
     return {k: matrix[:, i] for i, k in enumerate(keys)}
 
 

@@ -94,6 +94,7 @@ class ModelRuntime:
         "capture",
         "capture_cap",
         "captures",
+        "fast_attributes",
         "generation",
         "info",
         "new_id",
@@ -109,6 +110,7 @@ class ModelRuntime:
         self.generation = agent.generation
         self.info = info
         self.tracer = agent.tracer
+        self.fast_attributes = SDK_ATTRIBUTES_PATCHABLE and "traces" not in agent.pipelines.reused
         self.span_name = SPAN_PREDICT.format(model=info.name)
         self.attrs: dict[str, Any] = {ATTR_MODEL_NAME: info.name, ATTR_MODEL_VERSION: info.version}
         if info.task:
@@ -216,20 +218,51 @@ def _runtime(binding: _Binding) -> ModelRuntime | None:
         return None
 
 
+def _sdk_attributes_are_patchable() -> bool:
+    """Whether SDK spans keep attributes in ``_attributes._dict`` (checked once, on a throwaway provider).
+
+    The SDK validates every attribute value on every span (``_clean_attribute_value``),
+    which costs about a quarter of a span's creation. Our attribute values are strings
+    and ints we built ourselves, so when the agent owns the tracer provider (its samplers
+    do not read attributes) it writes them straight into the span's attribute dict.
+    """
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+
+        span: Any = TracerProvider().get_tracer("probe").start_span("probe")
+        store = span._attributes._dict
+        store["probe"] = 1
+        ok = dict(span.attributes) == {"probe": 1}
+        span.end()
+        return bool(ok)
+    except Exception:
+        return False
+
+
+SDK_ATTRIBUTES_PATCHABLE = _sdk_attributes_are_patchable()
+
+
 def _start(binding: _Binding, rt: ModelRuntime, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
-    str, trace_api.Span, Any, Any
+    str, trace_api.Span, Any, Any, int
 ]:
     pid = binding.make_id(rt, args, kwargs)
     inputs = binding.inputs_of(args, kwargs)
+    rows = _batch_size(inputs)
     attrs = rt.attrs.copy()
     attrs[ATTR_PREDICTION_ID] = pid
-    attrs[ATTR_BATCH_SIZE] = _batch_size(inputs)
-    span = rt.tracer.start_span(rt.span_name, kind=SpanKind.INTERNAL, attributes=attrs)
+    attrs[ATTR_BATCH_SIZE] = rows
+    if rt.fast_attributes:
+        span = rt.tracer.start_span(rt.span_name, kind=SpanKind.INTERNAL)
+        store = getattr(span, "_attributes", None)  # absent on a sampled-out (non-recording) span
+        if store is not None:
+            store._dict.update(attrs)
+    else:
+        span = rt.tracer.start_span(rt.span_name, kind=SpanKind.INTERNAL, attributes=attrs)
     ctx = _set_value(_PID_KEY, pid, _set_span(span))
-    return pid, span, ctx, inputs
+    return pid, span, ctx, inputs, rows
 
 
-def _fail(rt: ModelRuntime, span: trace_api.Span, exc: BaseException, t0: float, inputs: Any) -> None:
+def _fail(rt: ModelRuntime, span: trace_api.Span, exc: BaseException, t0: float, rows: int) -> None:
     """Record a failed call on its span and in the stats; never raises."""
     try:
         etype = type(exc).__qualname__
@@ -237,16 +270,18 @@ def _fail(rt: ModelRuntime, span: trace_api.Span, exc: BaseException, t0: float,
         span.set_attribute(ATTR_ERROR_TYPE, etype)
         span.set_status(Status(StatusCode.ERROR, etype))
         span.end()
-        rt.record(_perf() - t0, etype, _batch_size(inputs))
+        rt.record(_perf() - t0, etype, rows)
     except Exception:
         rt.agent.count_drop("agent_error")
 
 
-def _finish(rt: ModelRuntime, span: trace_api.Span, pid: str, t0: float, inputs: Any, result: Any) -> None:
+def _finish(
+    rt: ModelRuntime, span: trace_api.Span, pid: str, t0: float, inputs: Any, rows: int, result: Any
+) -> None:
     """Close a successful call: end the span, queue stats and (sampled) capture; never raises."""
     try:
         span.end()
-        rt.record(_perf() - t0, None, _batch_size(inputs))
+        rt.record(_perf() - t0, None, rows)
         if rt.capture:
             rt.queue_capture(pid, inputs, result, span)
     except Exception:
@@ -260,7 +295,7 @@ def _wrap_sync(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
         if rt is None:
             return fn(*args, **kwargs)
         try:
-            pid, span, ctx, inputs = _start(binding, rt, args, kwargs)
+            pid, span, ctx, inputs, rows = _start(binding, rt, args, kwargs)
             token = _attach(ctx)
         except Exception:
             rt.agent.count_drop("agent_error")
@@ -270,10 +305,10 @@ def _wrap_sync(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             _detach(token)
-            _fail(rt, span, exc, t0, inputs)
+            _fail(rt, span, exc, t0, rows)
             raise
         _detach(token)
-        _finish(rt, span, pid, t0, inputs, result)
+        _finish(rt, span, pid, t0, inputs, rows, result)
         return result
 
     return wrapper
@@ -286,7 +321,7 @@ def _wrap_async(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]
         if rt is None:
             return await fn(*args, **kwargs)
         try:
-            pid, span, ctx, inputs = _start(binding, rt, args, kwargs)
+            pid, span, ctx, inputs, rows = _start(binding, rt, args, kwargs)
             token = _attach(ctx)
         except Exception:
             rt.agent.count_drop("agent_error")
@@ -296,10 +331,10 @@ def _wrap_async(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]
             result = await fn(*args, **kwargs)
         except BaseException as exc:
             _detach(token)
-            _fail(rt, span, exc, t0, inputs)
+            _fail(rt, span, exc, t0, rows)
             raise
         _detach(token)
-        _finish(rt, span, pid, t0, inputs, result)
+        _finish(rt, span, pid, t0, inputs, rows, result)
         return result
 
     return wrapper
@@ -313,7 +348,7 @@ def _wrap_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
         rt = _runtime(binding)
         if rt is None:
             return (yield from fn(*args, **kwargs))
-        pid, span, ctx, inputs = _start(binding, rt, args, kwargs)
+        pid, span, ctx, inputs, rows = _start(binding, rt, args, kwargs)
         t0 = _perf()
         gen = fn(*args, **kwargs)
         chunks: list[Any] = []
@@ -330,12 +365,12 @@ def _wrap_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
             except StopIteration as stop:
                 _detach(token)
                 span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
-                _finish(rt, span, pid, t0, inputs, chunks)
+                _finish(rt, span, pid, t0, inputs, rows, chunks)
                 return stop.value
             except BaseException as exc:
                 _detach(token)
                 span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
-                _fail(rt, span, exc, t0, inputs)
+                _fail(rt, span, exc, t0, rows)
                 raise
             _detach(token)
             chunks.append(item)
@@ -348,7 +383,7 @@ def _wrap_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
                 finally:
                     _detach(token)
                     span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
-                    _finish(rt, span, pid, t0, inputs, chunks)
+                    _finish(rt, span, pid, t0, inputs, rows, chunks)
                 raise
             except BaseException as exc:
                 to_throw = exc
@@ -366,7 +401,7 @@ def _wrap_async_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., 
             async for item in fn(*args, **kwargs):
                 yield item
             return
-        pid, span, ctx, inputs = _start(binding, rt, args, kwargs)
+        pid, span, ctx, inputs, rows = _start(binding, rt, args, kwargs)
         t0 = _perf()
         agen = fn(*args, **kwargs)
         chunks: list[Any] = []
@@ -383,12 +418,12 @@ def _wrap_async_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., 
             except StopAsyncIteration:
                 _detach(token)
                 span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
-                _finish(rt, span, pid, t0, inputs, chunks)
+                _finish(rt, span, pid, t0, inputs, rows, chunks)
                 return
             except BaseException as exc:
                 _detach(token)
                 span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
-                _fail(rt, span, exc, t0, inputs)
+                _fail(rt, span, exc, t0, rows)
                 raise
             _detach(token)
             chunks.append(item)
@@ -401,7 +436,7 @@ def _wrap_async_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., 
                 finally:
                     _detach(token)
                     span.set_attribute(ATTR_STREAM_CHUNKS, len(chunks))
-                    _finish(rt, span, pid, t0, inputs, chunks)
+                    _finish(rt, span, pid, t0, inputs, rows, chunks)
                 raise
             except BaseException as exc:
                 to_throw = exc
@@ -455,6 +490,7 @@ class Observation:
         self._span: trace_api.Span | None = None
         self._token: Any = None
         self._t0 = 0.0
+        self._rows = 1
         self.prediction_id: str | None = None
 
     def set_output(self, output: Any) -> None:
@@ -467,7 +503,7 @@ class Observation:
             return self
         try:
             args = (self._inputs,) if self._inputs is not None else ()
-            pid, span, ctx, _ = _start(self._binding, rt, args, {})
+            pid, span, ctx, _, self._rows = _start(self._binding, rt, args, {})
             self._token = _attach(ctx)
         except Exception:
             rt.agent.count_drop("agent_error")
@@ -482,9 +518,9 @@ class Observation:
             return
         _detach(self._token)
         if exc is not None:
-            _fail(rt, span, exc, self._t0, self._inputs)
+            _fail(rt, span, exc, self._t0, self._rows)
         else:
-            _finish(rt, span, self.prediction_id or "", self._t0, self._inputs, self._output)
+            _finish(rt, span, self.prediction_id or "", self._t0, self._inputs, self._rows, self._output)
 
 
 def observe(

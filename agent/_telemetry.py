@@ -116,17 +116,26 @@ class _CountingSpanExporter(SpanExporter):
 
 
 class _CountingMetricExporter(MetricExporter):
-    def __init__(self, inner: MetricExporter, failures: FailureCounter) -> None:
+    """Counts failed exports and adds the worker-aggregated metrics (the latency histogram) to each export."""
+
+    def __init__(
+        self,
+        inner: MetricExporter,
+        failures: FailureCounter,
+        extra: Callable[[MetricsData], MetricsData | None] | None = None,
+    ) -> None:
         super().__init__(
             preferred_temporality=inner._preferred_temporality,
             preferred_aggregation=inner._preferred_aggregation,
         )
-        self.inner, self.failures = inner, failures
+        self.inner, self.failures, self.extra = inner, failures, extra
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
         try:
+            if self.extra is not None:
+                metrics_data = self.extra(metrics_data) or metrics_data
             result = self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
         except Exception:
             result = MetricExportResult.FAILURE
@@ -277,7 +286,11 @@ def _run_with_timeout(fn: Callable[[], Any], timeout_s: float) -> Any:
     return box[0] if box else None
 
 
-def build_pipelines(settings: Settings, extra_metric_readers: Sequence[MetricReader] = ()) -> Pipelines:
+def build_pipelines(
+    settings: Settings,
+    extra_metric_readers: Sequence[MetricReader] = (),
+    extra_metrics: Callable[[MetricsData], MetricsData | None] | None = None,
+) -> Pipelines:
     """Create (or reuse) the three providers with the configured exporters."""
     resource = build_resource(settings)
     exporters = build_exporters(settings)
@@ -307,7 +320,7 @@ def build_pipelines(settings: Settings, extra_metric_readers: Sequence[MetricRea
         if exporters.metric is not None:
             readers.append(
                 PeriodicExportingMetricReader(
-                    _CountingMetricExporter(exporters.metric(), failures),
+                    _CountingMetricExporter(exporters.metric(), failures, extra_metrics),
                     export_interval_millis=settings.metrics["export_interval"] * 1000,
                     export_timeout_millis=settings.exporter["timeout"] * 1000,
                 )

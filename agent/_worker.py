@@ -169,15 +169,21 @@ class Worker:
             calls = rows = 0
             errors: dict[str, int] = {}
             cur = ms.current
+            durations: list[float] = []
             for _ in range(n):
                 duration, etype, nrows = q.popleft()
-                inst.duration.record(duration, ms.attrs)
+                durations.append(duration)
                 calls += 1
                 rows += nrows
                 if etype is not None:
                     errors[etype] = errors.get(etype, 0) + 1
                 if len(cur.durations) < _SAMPLE_PER_TICK:
                     cur.durations.append(duration)
+            if self.agent.latency_native:
+                self.agent.latency.record_many(ms.attrs, np.asarray(durations, dtype=np.float64))
+            else:
+                for duration in durations:
+                    inst.duration.record(duration, ms.attrs)
             inst.calls.add(calls, ms.attrs)
             inst.rows.add(rows, ms.attrs)
             for etype, count in errors.items():

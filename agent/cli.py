@@ -24,12 +24,13 @@ def _check_config(path: str | None) -> tuple[Any, list[Any]]:
     """Resolve a config and run every plugin's validation of its own section, without exporting."""
     import tempfile
 
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    from agent._config import unknown_sections
     from agent._logging import make_logger
     from agent._plugins import PluginHost
     from agent._runtime import PluginContext
-    from agent._config import unknown_sections
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk.metrics import MeterProvider
 
     settings = resolve(path)
     log, _ = make_logger(LoggerProvider(), stream=None)

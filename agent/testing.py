@@ -77,7 +77,8 @@ class CapturedTelemetry:
     """What the agent emitted while the ``capture_telemetry`` block ran."""
 
     def __init__(self, spans: InMemorySpanExporter, reader: InMemoryMetricReader,
-                 logs: InMemoryLogRecordExporter, recorder: _Recorder) -> None:
+                 logs: InMemoryLogRecordExporter, recorder: _Recorder, running: _agent.Agent | None) -> None:
+        self._agent = running
         self._spans = spans
         self._reader = reader
         self._logs = logs
@@ -95,6 +96,8 @@ class CapturedTelemetry:
     def metric_points(self, name: str) -> list[MetricPoint]:
         """Current data points of the metric ``name`` (cumulative), across all scopes."""
         data = self._reader.get_metrics_data()
+        if self._agent is not None and self._agent.latency_native:
+            data = self._agent.latency.inject(data)
         out: list[MetricPoint] = []
         for rm in data.resource_metrics if data else []:
             for sm in rm.scope_metrics:
@@ -102,11 +105,12 @@ class CapturedTelemetry:
                     if metric.name != name:
                         continue
                     for p in metric.data.data_points:
-                        attrs = dict(p.attributes or {})
-                        if hasattr(p, "bucket_counts"):
-                            out.append(MetricPoint(name, attrs, None, int(p.count), float(p.sum)))
+                        point: Any = p
+                        attrs = dict(point.attributes or {})
+                        if hasattr(point, "bucket_counts"):
+                            out.append(MetricPoint(name, attrs, None, int(point.count), float(point.sum)))
                         else:
-                            out.append(MetricPoint(name, attrs, float(p.value)))
+                            out.append(MetricPoint(name, attrs, float(point.value)))
         return out
 
     def log_records(self) -> list[ReadableLogRecord]:
@@ -117,7 +121,7 @@ class CapturedTelemetry:
         """Log events as dicts (``event`` plus attributes), optionally only those named ``name``."""
         out = []
         for rec in self.log_records():
-            lr = getattr(rec, "log_record", rec)
+            lr: Any = getattr(rec, "log_record", rec)
             event = {"event": str(lr.body), **dict(lr.attributes or {})}
             if name is None or event["event"] == name:
                 out.append(event)
@@ -169,6 +173,6 @@ def capture_telemetry(
         if running is not None:
             running.host.register(recorder, "testing-recorder", "agent.testing")
         try:
-            yield CapturedTelemetry(spans, reader, logs, recorder)
+            yield CapturedTelemetry(spans, reader, logs, recorder, running)
         finally:
             _agent.shutdown()

@@ -53,6 +53,7 @@ __all__ = [
     "log_feedback",
     "monitor",
     "observe",
+    "record_artifact",
     "redact_url",
     "set_reference",
     "shutdown",
@@ -93,6 +94,20 @@ def set_reference(model: str, rows: Any) -> None:
     agent = _state.AGENT
     if agent is not None:
         agent.set_reference(model, rows)
+
+
+def record_artifact(model: str, path_or_bytes: Any) -> str | None:
+    """Record the artifact ``model`` was loaded from (a path or bytes); returns its ``sha256:`` digest.
+
+    The SHA-256 and size are logged at init (or now, when running), added to the
+    model's spans as ``ml.model.artifact.sha256``, and compared with the model's
+    ``expected_digest`` pin: a mismatch is a Signal and an error event, never an
+    exception. Returns None when the artifact cannot be read (reported, not raised).
+    """
+    from plugins.health import record_artifact as _record
+
+    identity = _record(model, path_or_bytes)
+    return f"sha256:{identity.sha256}" if identity is not None else None
 
 
 def log_feedback(

@@ -29,6 +29,7 @@ from agent import _state
 from agent._capture import Capture
 from agent._types import ModelInfo
 from agent.semconv import (
+    ATTR_ARTIFACT_SHA256,
     ATTR_BATCH_SIZE,
     ATTR_ERROR_TYPE,
     ATTR_MODEL_NAME,
@@ -69,6 +70,19 @@ class IdGenerator:
     def __call__(self) -> str:
         """A fresh 32-hex-character id."""
         return self._prefix + format(next(self._count), "016x")
+
+
+def _artifact_digest(model: str) -> str | None:
+    """The model's recorded artifact SHA-256 when the health plugin knows it (looked up at bind time)."""
+    try:
+        from plugins.health import artifact_identity
+    except ImportError:
+        return None
+    try:
+        identity = artifact_identity(model)
+    except Exception:
+        return None
+    return identity.sha256 if identity is not None else None
 
 
 def _batch_size(x: Any) -> int:
@@ -115,6 +129,9 @@ class ModelRuntime:
         self.attrs: dict[str, Any] = {ATTR_MODEL_NAME: info.name, ATTR_MODEL_VERSION: info.version}
         if info.task:
             self.attrs[ATTR_TASK] = info.task
+        digest = _artifact_digest(info.name)
+        if digest:
+            self.attrs[ATTR_ARTIFACT_SHA256] = digest
         self.capture = info.capture
         self.sample_rate = info.sample_rate
         self.new_id = agent.ids

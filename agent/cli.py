@@ -128,14 +128,18 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
+    import os
+
+    from agent._config import ENV_CONFIG, load_file
     from plugins.health.doctor import run_doctor
 
+    path = args.config or os.environ.get(ENV_CONFIG)
     try:
-        settings = resolve(args.config)
+        config = load_file(path) if path else {}
     except ConfigError as exc:
         print(f"config error: {exc}")
         return 1
-    return int(run_doctor(settings, sys.stdout))
+    return int(run_doctor(config, sys.stdout))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

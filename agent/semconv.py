@@ -30,6 +30,7 @@ ATTR_MODEL_VERSION = "ml.model.version"
 ATTR_TASK = "ml.task"
 ATTR_PREDICTION_ID = "ml.prediction.id"
 ATTR_BATCH_SIZE = "ml.batch.size"
+ATTR_ARTIFACT_SHA256 = "ml.model.artifact.sha256"
 ATTR_STREAM_CHUNKS = "ml.stream.chunks"
 ATTR_ERROR_TYPE = "error.type"
 ATTR_SERVICE_INSTANCE = "service.instance.id"
@@ -77,6 +78,7 @@ TABLE: tuple[Name, ...] = (
     Name(ATTR_TASK, "attribute", "", "Model task: classification, regression, ranking, ..."),
     Name(ATTR_PREDICTION_ID, "attribute", "", "Id of the prediction, for joining feedback"),
     Name(ATTR_BATCH_SIZE, "attribute", "", "Rows in the call (1 for a single prediction)"),
+    Name(ATTR_ARTIFACT_SHA256, "attribute", "", "SHA-256 of the model artifact, when recorded (span attribute)"),
     Name(ATTR_STREAM_CHUNKS, "attribute", "", "Items a generator model yielded"),
     Name(ATTR_ERROR_TYPE, "attribute", "", "Exception class of a failed call (OTel semconv)"),
     Name(ATTR_SERVICE_INSTANCE, "attribute", "", "Resource attribute identifying the replica"),

@@ -1,0 +1,225 @@
+"""``infersight doctor``: run the init checks from the command line and print a report.
+
+Checks, in order: the configuration (core sections through the core's resolver, the
+``[health]`` section and each model's health keys), exporter reachability (a TCP
+connect to the OTLP endpoint's host and port), the data directory, model artifacts
+and reference files, artifact digests and versions against their pins, dependency
+pins and imports. The endpoint is printed without user info, query or fragment, and
+exporter headers are never printed. Exit code: 0 when nothing needs action, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from agent._config import ENV_DATA_DIR, OTEL_ENDPOINT, OTEL_PROTOCOL, Settings, resolve
+from agent._errors import ConfigError
+from plugins.health.checks import CheckReport, run_checks
+from plugins.health.dependencies import PYTHON
+from plugins.health.gpu import load_nvml
+from plugins.health.identity import ModelPins, pins_from_table
+from plugins.health.paths import describe_os_error
+from plugins.health.settings import HealthSettings, parse_settings
+
+__all__ = ["ProbeResult", "display_endpoint", "probe_tcp", "run_doctor"]
+
+Status = Literal["ok", "FAIL", "info", "skip"]
+_DEFAULT_ENDPOINTS = {"grpc": "http://localhost:4317", "http/protobuf": "http://localhost:4318"}
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """Outcome of a TCP connect: whether it succeeded, and the error when it did not."""
+
+    ok: bool
+    error: str = ""
+
+
+def display_endpoint(url: str) -> str:
+    """The endpoint as safe to print: scheme, host, port and path; user info, query and fragment dropped."""
+    try:
+        parts = urllib.parse.urlsplit(url if "://" in url else f"//{url}")
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<unparseable endpoint>"
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    netloc = f"{host}:{port}" if port is not None else host
+    if not parts.scheme:  # grpc-style "host:port" without a scheme
+        return netloc + parts.path
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urllib.parse.urlsplit(url if "://" in url else f"//{url}")
+    default = 443 if parts.scheme == "https" else 80
+    return parts.hostname or "localhost", parts.port or default
+
+
+def probe_tcp(host: str, port: int, timeout: float) -> ProbeResult:
+    """Try a TCP connection to ``host:port`` within ``timeout`` seconds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return ProbeResult(True)
+    except TimeoutError:
+        return ProbeResult(False, f"no answer within {timeout:g} s")
+    except OSError as exc:
+        return ProbeResult(False, describe_os_error(exc))
+
+
+class _Report:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.problems = 0
+
+    def line(self, status: Status, subject: str, text: str) -> None:
+        if status == "FAIL":
+            self.problems += 1
+        self.out.write(f"  {status:<5} {subject:<22} {text}\n")
+
+
+def _check_config(
+    config: Mapping[str, Any], environ: Mapping[str, str] | None, rep: _Report
+) -> tuple[Settings | None, HealthSettings, dict[str, ModelPins]]:
+    settings: Settings | None = None
+    try:
+        settings = resolve(dict(config), environ=environ)
+        rep.line("ok", "config", "core sections valid")
+    except ConfigError as exc:
+        rep.line("FAIL", "config", str(exc))
+    try:
+        health = parse_settings(config.get("health", {}) or {})
+        rep.line("ok", "config [health]", "valid")
+    except ConfigError as exc:
+        health = HealthSettings()
+        rep.line("FAIL", "config [health]", f"{exc} (checking with defaults)")
+    models = settings.models if settings else config.get("models", {})
+    pins: dict[str, ModelPins] = {}
+    for name, table in (models or {}).items():
+        try:
+            pins[name] = pins_from_table(name, table if isinstance(table, Mapping) else {})
+        except ConfigError as exc:
+            rep.line("FAIL", f"model {name}", str(exc))
+    return settings, health, pins
+
+
+def _check_exporter(
+    settings: Settings | None,
+    config: Mapping[str, Any],
+    environ: Mapping[str, str],
+    rep: _Report,
+    *,
+    timeout: float,
+    probe: bool,
+) -> None:
+    exporter = config.get("exporter", {}) or {}
+    if settings is not None:
+        kind = settings.exporter_type
+        endpoint, protocol = settings.exporter["endpoint"], settings.exporter["protocol"]
+    else:
+        endpoint = environ.get(OTEL_ENDPOINT) or exporter.get("endpoint")
+        protocol = environ.get(OTEL_PROTOCOL) or exporter.get("protocol") or "http/protobuf"
+        kind = exporter.get("type") or ("otlp" if endpoint else "file")
+    if kind != "otlp":
+        rep.line("skip", "exporter", f"type {kind!r}: no network endpoint to probe")
+        return
+    url = str(endpoint or _DEFAULT_ENDPOINTS.get(str(protocol), _DEFAULT_ENDPOINTS["http/protobuf"]))
+    shown = f"{display_endpoint(url)} ({protocol})"
+    if not probe:
+        rep.line("skip", "exporter", f"{shown}: not probed")
+        return
+    host, port = _host_port(url)
+    result = probe_tcp(host, port, timeout)
+    if result.ok:
+        rep.line("ok", "exporter", f"{shown}: TCP connect succeeded")
+    else:
+        rep.line("FAIL", "exporter", f"{shown}: cannot connect: {result.error}")
+
+
+def _data_dir(settings: Settings | None, config: Mapping[str, Any], environ: Mapping[str, str]) -> Path:
+    if settings is not None:
+        return settings.data_dir
+    agent_table = config.get("agent", {}) or {}
+    raw = environ.get(ENV_DATA_DIR) or agent_table.get("data_dir") or "infersight-data"
+    return Path(str(raw)).expanduser()
+
+
+def _print_checks(
+    report: CheckReport,
+    pins: Mapping[str, ModelPins],
+    dep_pins: Mapping[str, str],
+    data_dir: Path,
+    rep: _Report,
+) -> None:
+    bad_paths = {p.path for p in report.path_problems}
+    for problem in report.path_problems:
+        rep.line("FAIL", problem.role, problem.describe().removeprefix(problem.role + " "))
+    if str(data_dir) not in bad_paths:
+        rep.line("ok", "data directory", f"{data_dir}: writable")
+    digest_bad = {m.subject for m in report.mismatches if m.kind == "digest"}
+    for ident in report.identities:
+        pinned = ident.model in pins and pins[ident.model].expected_digest is not None
+        note = ", matches expected_digest" if pinned and ident.model not in digest_bad else ""
+        text = f"artifact {ident.path}: {ident.digest}, {ident.size} bytes{note}"
+        rep.line("ok", f"model {ident.model}", text)
+    for name, model in pins.items():
+        if model.reference is not None and str(model.reference) not in bad_paths:
+            rep.line("ok", f"model {name}", f"reference {model.reference}: readable")
+    for name in report.unversioned:
+        rep.line("info", f"model {name}", "expected_version set, no version in config: checked at run time")
+    for m in report.mismatches:
+        subject = f"model {m.subject}"
+        if m.kind == "digest":
+            rep.line("FAIL", subject, f"artifact digest {m.actual} differs from expected {m.expected}")
+        elif m.kind == "version":
+            rep.line("FAIL", subject, f"version {m.actual!r} differs from expected {m.expected!r}")
+        else:
+            rep.line("FAIL", f"dependency {m.subject}", f"version {m.actual} differs from pin {m.expected}")
+    for e in report.inventory.errors:
+        rep.line("FAIL", f"dependency {e.package}", e.error)
+    mismatched = {m.subject for m in report.mismatches if m.kind == "dependency"}
+    for name, version in report.inventory.with_python().items():
+        if name not in mismatched:
+            note = f" (matches pin {dep_pins[name]})" if name in dep_pins else ""
+            rep.line("ok", name if name == PYTHON else f"dependency {name}", f"{version}{note}")
+
+
+def run_doctor(
+    config: dict[str, Any],
+    out: TextIO,
+    *,
+    probe_exporter: bool = True,
+    timeout: float = 1.0,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run the init checks for ``config`` (a config dict as ``agent.init`` takes), print a report to ``out``.
+
+    Returns 0 when nothing needs action, 1 when any check failed. ``environ`` defaults
+    to ``os.environ`` (OTEL_* and INFERSIGHT_* variables override the file, as at init).
+    """
+    env = os.environ if environ is None else environ
+    rep = _Report(out)
+    out.write("infersight doctor\n")
+    settings, health, pins = _check_config(config, env, rep)
+    _check_exporter(settings, config, env, rep, timeout=timeout, probe=probe_exporter)
+    data_dir = _data_dir(settings, config, env)
+    tables = settings.models if settings else config.get("models", {})
+    versions = {name: str(tables[name].get("version") or "") for name in pins}
+    report = run_checks(health, pins, versions, data_dir)
+    _print_checks(report, pins, health.pins, data_dir, rep)
+    nvml = load_nvml()
+    if nvml.module is not None:
+        nvml.module.nvmlShutdown()
+        rep.line("info", "gpu", f"{nvml.devices} NVIDIA GPU(s): hw.gpu.* metrics available")
+    else:
+        rep.line("info", "gpu", f"{nvml.reason}: GPU metrics off")
+    summary = "no problems found" if rep.problems == 0 else f"{rep.problems} problem(s) found"
+    out.write(f"result: {summary}\n")
+    return 0 if rep.problems == 0 else 1

@@ -106,15 +106,36 @@ def _cmd_drift(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from plugins.validation.offline import run_validate_cli
+    from plugins.validation import validate_file
 
-    return run_validate_cli(args)
+    try:
+        report = validate_file(args.data, args.schema)
+    except (FileNotFoundError, ValueError) as exc:  # ConfigError (a bad schema) is handled by main()
+        if isinstance(exc, ConfigError):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.to_json() if args.json else report.format_text())
+    return int(report.exit_code)
 
 
 def _cmd_schema_infer(args: argparse.Namespace) -> int:
-    from plugins.validation.offline import run_schema_infer_cli
+    from plugins.validation import infer_schema_text
 
-    return run_schema_infer_cli(args)
+    try:
+        text = infer_schema_text(args.reference)
+    except (FileNotFoundError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.output == "-":
+        print(text, end="")
+    else:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"schema written to {args.output}")
+    return 0
 
 
 def _cmd_alerts(args: argparse.Namespace) -> int:

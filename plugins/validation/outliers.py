@@ -1,0 +1,96 @@
+"""Outliers: values outside the reference's robust range, by quantiles or a robust z-score.
+
+An *outlier* is a statement about the data alone: the value is far from what the
+reference (training) data held. It says nothing about whether the model handles it
+badly; that is what an *edge case* is (see ``edgecases.py``), and only labels tell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from agent._errors import ConfigError
+
+__all__ = ["OutlierConfig", "OutlierMethod", "RobustRange", "fit_range", "outlier_config_from_mapping"]
+
+# MAD of a normal distribution is 0.6745 σ; scaling by 1/0.6745 makes the z-score σ-comparable.
+MAD_TO_SIGMA = 1.4826
+MIN_REFERENCE_VALUES = 20
+
+
+class OutlierMethod(Enum):
+    """How the robust range is derived from reference values."""
+
+    QUANTILE = "quantile"
+    ZSCORE = "zscore"
+
+
+@dataclass(frozen=True, slots=True)
+class OutlierConfig:
+    """Outlier settings: quantile bounds for QUANTILE, ``z`` (in MAD-σ units) for ZSCORE."""
+
+    method: OutlierMethod = OutlierMethod.QUANTILE
+    low_quantile: float = 0.001
+    high_quantile: float = 0.999
+    z: float = 3.5
+
+
+@dataclass(frozen=True, slots=True)
+class RobustRange:
+    """Inclusive range of ordinary values for one feature; values outside it are outliers."""
+
+    low: float
+    high: float
+    method: OutlierMethod
+
+    def mask(self, values: np.ndarray) -> np.ndarray:
+        """Boolean mask of outliers in float ``values`` (NaN is never an outlier)."""
+        return (values < self.low) | (values > self.high)
+
+
+def fit_range(values: np.ndarray, config: OutlierConfig) -> RobustRange | None:
+    """Robust range from reference values (finite ones), or None when too few to be meaningful."""
+    vals = np.asarray(values, dtype=np.float64)
+    vals = vals[np.isfinite(vals)]
+    if vals.size < MIN_REFERENCE_VALUES:
+        return None
+    if config.method is OutlierMethod.QUANTILE:
+        low, high = np.quantile(vals, [config.low_quantile, config.high_quantile])
+        return RobustRange(float(low), float(high), config.method)
+    median = float(np.median(vals))
+    mad = float(np.median(np.abs(vals - median))) * MAD_TO_SIGMA
+    if mad == 0.0:
+        # More than half the values are identical: fall back to the spread of the rest,
+        # else any value off the mode would be an outlier.
+        mad = float(np.std(vals))
+    return RobustRange(median - config.z * mad, median + config.z * mad, config.method)
+
+
+def outlier_config_from_mapping(data: Any, key: str) -> OutlierConfig:
+    """Parse ``{method, low_quantile, high_quantile, z}`` (all optional); ConfigError names the key."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(key, data, "a table with method, low_quantile, high_quantile, z")
+    allowed = {"method", "low_quantile", "high_quantile", "z"}
+    for k in data:
+        if k not in allowed:
+            raise ConfigError(f"{key}.{k}", data[k], f"one of {sorted(allowed)}")
+    try:
+        method = OutlierMethod(data.get("method", "quantile"))
+    except ValueError:
+        raise ConfigError(f"{key}.method", data.get("method"), "'quantile' or 'zscore'") from None
+    out: dict[str, float] = {}
+    for name, default in (("low_quantile", 0.001), ("high_quantile", 0.999), ("z", 3.5)):
+        value = data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}.{name}", value, "a number")
+        out[name] = float(value)
+    if not 0.0 <= out["low_quantile"] < out["high_quantile"] <= 1.0:
+        raise ConfigError(f"{key}.low_quantile", out["low_quantile"], "0 <= low_quantile < high_quantile <= 1")
+    if not out["z"] > 0:
+        raise ConfigError(f"{key}.z", out["z"], "a positive number")
+    return OutlierConfig(method, out["low_quantile"], out["high_quantile"], out["z"])

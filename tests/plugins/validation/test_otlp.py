@@ -1,0 +1,70 @@
+"""Each violation kind, from a captured row through the decorator and worker to a loopback OTLP receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agent
+from plugins.validation import names
+from tests.plugins.validation.test_e2e import FEATURES, GOOD
+from tests.support.otlp import OTLPHttpReceiver
+
+CASES = [
+    ({k: v for k, v in GOOD.items() if k != "age"}, "age", "missing_feature"),
+    ({**GOOD, "extra": "x"}, "extra", "unknown_feature"),
+    ({**GOOD, "amount": "ten"}, "amount", "type_mismatch"),
+    ({**GOOD, "amount": None}, "amount", "null"),
+    ({**GOOD, "amount": -1.0}, "amount", "below_min"),
+    ({**GOOD, "amount": 1000.0}, "amount", "above_max"),
+    ({**GOOD, "country": "IT"}, "country", "not_allowed"),
+    ({**GOOD, "email": "nope"}, "email", "regex_mismatch"),
+    ({**GOOD, "amount": float("inf")}, "amount", "non_finite"),
+]
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[OTLPHttpReceiver]:
+    with OTLPHttpReceiver() as rx:
+        yield rx
+
+
+@pytest.mark.parametrize(("row", "feature", "kind"), CASES)
+def test_violation_kind_arrives_at_the_otlp_receiver(
+    receiver: OTLPHttpReceiver, tmp_path: Path, row: dict[str, Any], feature: str, kind: str
+) -> None:
+    receiver.clear()
+    agent.init(
+        exporter={"type": "otlp", "endpoint": receiver.endpoint, "protocol": "http/protobuf", "timeout": 5},
+        agent={"data_dir": str(tmp_path), "stderr_level": "off"},
+        plugins={"enabled": ["validation"], "entry_points": False},
+        validation={"window_seconds": 0, "models": {"shop": {"features": FEATURES}}},
+    )
+
+    @agent.monitor(model="shop", task="classification", capture=True)
+    def predict(features: dict[str, Any]) -> str:
+        return "ok"
+
+    assert predict(row) == "ok"
+    agent.flush()
+    agent.flush()  # the second pass closes the window the first one opened
+    agent.shutdown()  # final metric export
+
+    points = receiver.wait_for(
+        lambda: [p for p in receiver.metric_points(names.VIOLATIONS) if p.attributes[names.ATTR_KIND] == kind]
+    )
+    assert {(p.attributes[names.ATTR_FEATURE], p.attributes[names.ATTR_MODEL], p.value) for p in points} == {
+        (feature, "shop", 1)
+    }
+    events = receiver.wait_for(
+        lambda: [
+            r for r in receiver.log_records()
+            if r.event_name == names.EVENT_VIOLATION and r.attributes.get("kind") == kind
+        ]
+    )
+    assert events[0].attributes["feature"] == feature
+    assert events[0].attributes["count"] == 1
+    assert events[0].severity_text == "WARNING"

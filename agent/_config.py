@@ -8,6 +8,7 @@ parsed with ``tomllib`` and checked against the schema below, never evaluated.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import urllib.parse
 import uuid
@@ -290,7 +291,7 @@ class Settings:
             name: dict(getattr(self, name)) for name in ("service", "exporter", "traces", "metrics", "agent")
         }
         out["plugins"] = dict(self.plugins)
-        out["exporter"]["headers"] = {k: "<redacted>" for k in self.exporter["headers"]}
+        out["exporter"]["headers"] = {k: REDACTED for k in self.exporter["headers"]}
         if self.exporter["endpoint"]:
             out["exporter"]["endpoint"] = redact_url(self.exporter["endpoint"])
         out["exporter"]["type"] = self.exporter_type
@@ -298,20 +299,29 @@ class Settings:
         return out
 
 
+REDACTED = "***"
+# A path segment that may be a credential (Slack/Teams/Discord webhooks put the token in the
+# path): 16+ characters, or 8+ that are not a plain lowercase word. Over-masking is the safe side.
+_TOKENISH = re.compile(r"^(?![a-z]+$)[^/]{8,}$|^[^/]{16,}$")
+
+
 def redact_url(url: str) -> str:
-    """Mask credentials in a URL: user:password and query values (tokens) become ``<redacted>``."""
+    """The URL with userinfo, every query value, the fragment and token-like path segments masked."""
     try:
         parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = parts.port
     except ValueError:
-        return "<unparseable url>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "<redacted>@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-        query = "&".join(f"{k}=<redacted>" for k, _ in pairs) or "<redacted>"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+        return REDACTED
+    netloc = host + (f":{port}" if port else "")
+    if parts.username is not None or parts.password is not None:
+        netloc = f"{REDACTED}@{netloc}"
+    path = "/".join(REDACTED if _TOKENISH.match(seg) else seg for seg in parts.path.split("/"))
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    query = urllib.parse.urlencode([(k, REDACTED) for k, _ in pairs], safe="*")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
 def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:

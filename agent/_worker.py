@@ -261,5 +261,6 @@ class Worker:
                 if isinstance(result, list):
                     signals.extend(s for s in result if isinstance(s, Signal))
         signals.extend(self.agent.context.take_published())
-        if signals:
-            self.agent.host.call("infersight_handle_signals", signals=signals, now=now)
+        # Every tick, even with no signals: the alert engine advances timers (no-data, repeats,
+        # delayed resolves, Alertmanager re-posts) on ticks too.
+        self.agent.host.call("infersight_handle_signals", signals=signals, now=now)

@@ -82,7 +82,7 @@ def _redact_sections(data: Any, key: str = "") -> Any:
     if isinstance(data, list):
         return [_redact_sections(v, key) for v in data]
     if any(w in key.lower() for w in _SECRET_WORDS):
-        return "<redacted>"
+        return "***"
     if isinstance(data, str) and data.startswith(("http://", "https://")):
         return redact_url(data)
     return data
@@ -100,9 +100,29 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_drift(args: argparse.Namespace) -> int:
-    from plugins.drift.cli import run_drift_cli
+    from dataclasses import replace
 
-    return run_drift_cli(args)
+    from plugins.drift import DriftConfig, compare, format_table, report_to_json
+    from plugins.reference import load_table
+
+    try:
+        reference = load_table(args.reference)
+        current = load_table(args.current)
+        config = replace(DriftConfig(), alpha=args.alpha)
+        report = compare(reference, current, features=args.features, tests=args.tests, config=config)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report_to_json(report), indent=2, default=str))
+    else:
+        print(format_table(report))
+    if args.html:
+        from plugins.report import build_drift_report
+
+        build_drift_report(report, args.html)
+        print(f"HTML report written to {args.html}", file=sys.stderr if args.json else sys.stdout)
+    return 1 if report.drifted else 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -86,7 +86,10 @@ def test_headers_and_url_credentials_are_redacted() -> None:
 
 
 def test_redact_url_keeps_host_and_path() -> None:
-    assert redact_url("https://u:p@h:1/x?token=t&a=b") == "https://<redacted>@h:1/x?token=<redacted>&a=<redacted>"
+    assert redact_url("https://u:p@h:1/x?token=t&a=b") == "https://***@h:1/x?token=***&a=***"
+    assert redact_url("https://hooks.slack.com/services/T0A1B2C3D/B0A1B2C3D/XXXXyyyyZZZZ1234") == (
+        "https://hooks.slack.com/services/***/***/***"
+    )
 
 
 def test_kv_list_parsing_decodes_percent_escapes() -> None:

@@ -1,0 +1,151 @@
+"""Offline comparison of two datasets (behind ``infersight drift REFERENCE CURRENT``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from plugins.drift.config import NUMERIC_TESTS, DriftConfig, Multivariate
+from plugins.drift.detector import SchemaChange, build_profile, evaluate
+from plugins.drift.results import MULTIVARIATE, DriftResult
+from plugins.drift.summary import FeatureSummary
+
+_TEST_ALIASES = {"ks": "ks", "cvm": "cvm", "chi2": "chi2", "mmd": "mmd", "mmd_linear": "mmd_linear", "lsdd": "lsdd"}
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineReport:
+    """Per-feature results, summaries of both samples, the joint result and schema changes."""
+
+    results: tuple[DriftResult, ...]
+    reference_summaries: Mapping[str, FeatureSummary]
+    current_summaries: Mapping[str, FeatureSummary]
+    schema: tuple[SchemaChange, ...]
+
+    @property
+    def drifted(self) -> bool:
+        """True when any feature or the joint test drifted (the CLI exits 1)."""
+        return any(r.drifted for r in self.results)
+
+    @property
+    def multivariate(self) -> DriftResult | None:
+        """The joint test's result, when it ran."""
+        return next((r for r in self.results if r.feature == MULTIVARIATE), None)
+
+
+def compare(
+    reference_columns: Mapping[str, np.ndarray],
+    current_columns: Mapping[str, np.ndarray],
+    features: Sequence[str] | None = None,
+    tests: Sequence[str] | None = None,
+    config: DriftConfig | None = None,
+    *,
+    model: str = "",
+) -> OfflineReport:
+    """Compare a current dataset with a reference: tests chosen by ``tests`` (e.g. ["cvm", "lsdd"]).
+
+    ``tests`` may name one numeric test (ks, cvm) and one joint test (mmd, mmd_linear,
+    lsdd, or "none" to skip it); unknown names raise ValueError naming them. The whole
+    current dataset is one window (min_window is lowered to 2 so small files still run).
+    """
+    cfg = config or DriftConfig()
+    cfg = replace(cfg, min_window=min(cfg.min_window, 2))
+    for t in tests or ():
+        if t == "none":
+            cfg = replace(cfg, multivariate=Multivariate.OFF)
+        elif t not in _TEST_ALIASES:
+            raise ValueError(f"unknown test {t!r}: expected one of {', '.join(sorted(_TEST_ALIASES))} or none")
+        elif t in NUMERIC_TESTS:
+            cfg = replace(cfg, numeric_test=t)
+        elif t != "chi2":
+            cfg = replace(cfg, multivariate=Multivariate(t))
+    ref = dict(reference_columns)
+    cur = dict(current_columns)
+    if features:
+        unknown = [f for f in features if f not in ref]
+        if unknown:
+            raise ValueError(f"features not in the reference: {', '.join(unknown)}")
+        ref = {f: ref[f] for f in features}
+        cur = {f: cur[f] for f in features if f in cur}
+    profile = build_profile(ref, cfg)
+    window = evaluate(profile, cur, cfg, model=model)
+    return OfflineReport(window.results, dict(profile.summaries), dict(window.summaries), window.schema)
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    if isinstance(x, float) and math.isnan(x):
+        return "-"
+    if abs(x) != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+        return f"{x:.2e}"
+    return f"{x:.{digits}f}"
+
+
+def format_table(report: OfflineReport) -> str:
+    """A plain-text table: one row per feature plus the joint test, and the verdict."""
+    header = ("feature", "ref mean", "cur mean", "test", "statistic", "p-value", "corr. p", "effect", "size",
+              "verdict")
+    rows: list[tuple[str, ...]] = [header]
+    for r in report.results:
+        ref_s = report.reference_summaries.get(r.feature)
+        cur_s = report.current_summaries.get(r.feature)
+        verdict = f"skipped: {r.skipped}" if r.skipped else ("DRIFT" if r.drifted else
+                                                              ("significant, small" if r.significant else "ok"))
+        rows.append((
+            r.feature,
+            _fmt(ref_s.mean) if ref_s else "-",
+            _fmt(cur_s.mean) if cur_s else "-",
+            r.test,
+            _fmt(r.statistic),
+            _fmt(r.p_value),
+            _fmt(r.corrected_p_value),
+            r.effect_name,
+            _fmt(r.effect_size),
+            verdict,
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for ch in report.schema:
+        extra = f" ({ch.count} rows: {', '.join(ch.examples)})" if ch.kind == "new_category" else ""
+        lines.append(f"schema: {ch.kind} {ch.feature}{extra}")
+    drifted = [r.feature for r in report.results if r.drifted]
+    lines.append(f"verdict: drift in {', '.join(drifted)}" if drifted else "verdict: no drift")
+    return "\n".join(lines)
+
+
+def _json_num(x: float) -> float | None:
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def report_to_json(report: OfflineReport) -> dict[str, Any]:
+    """A JSON-ready dict (nan/inf become null)."""
+    def result(r: DriftResult) -> dict[str, Any]:
+        return {
+            "feature": r.feature, "test": r.test, "statistic": _json_num(r.statistic),
+            "p_value": _json_num(r.p_value), "corrected_p_value": _json_num(r.corrected_p_value),
+            "effect_size": _json_num(r.effect_size), "effect_name": r.effect_name, "threshold": r.threshold,
+            "significant": r.significant, "drifted": r.drifted, "skipped": r.skipped,
+            "n_reference": r.n_reference, "n_window": r.n_window,
+            "effects": {k: _json_num(v) for k, v in r.effects.items()},
+        }
+
+    def summary(s: FeatureSummary) -> dict[str, Any]:
+        out: dict[str, Any] = {k: _json_num(v) for k, v in s.numeric_stats().items()}
+        if s.frequencies:
+            out["frequencies"] = dict(s.frequencies)
+        return out
+
+    return {
+        "drifted": report.drifted,
+        "results": [result(r) for r in report.results],
+        "summaries": {
+            "reference": {k: summary(v) for k, v in report.reference_summaries.items()},
+            "current": {k: summary(v) for k, v in report.current_summaries.items()},
+        },
+        "schema": [{"kind": c.kind, "feature": c.feature, "count": c.count, "examples": list(c.examples)}
+                   for c in report.schema],
+    }

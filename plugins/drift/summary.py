@@ -1,0 +1,100 @@
+"""Summary statistics of one feature over a sample (reference or window)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from plugins.drift.stats import value_counts
+
+TOP_CATEGORIES = 20  # frequencies kept per categorical feature; the rest are summed into "__other__"
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSummary:
+    """Count, missing rate and moments/quantiles (numeric) or category frequencies (categorical)."""
+
+    feature: str
+    count: int
+    missing_rate: float
+    min: float = math.nan
+    max: float = math.nan
+    mean: float = math.nan
+    median: float = math.nan
+    variance: float = math.nan
+    p5: float = math.nan
+    p25: float = math.nan
+    p75: float = math.nan
+    p95: float = math.nan
+    skewness: float = math.nan
+    kurtosis: float = math.nan
+    frequencies: Mapping[str, float] = field(default_factory=dict)
+
+    def numeric_stats(self) -> dict[str, float]:
+        """The numeric statistics by name (for metrics and tables)."""
+        return {
+            "count": float(self.count),
+            "missing_rate": self.missing_rate,
+            "min": self.min,
+            "max": self.max,
+            "mean": self.mean,
+            "median": self.median,
+            "variance": self.variance,
+            "p5": self.p5,
+            "p25": self.p25,
+            "p75": self.p75,
+            "p95": self.p95,
+            "skewness": self.skewness,
+            "kurtosis": self.kurtosis,
+        }
+
+
+def summarize_numeric(feature: str, values: np.ndarray) -> FeatureSummary:
+    """Summary of a numeric column; NaN and ±inf count as missing. Kurtosis is excess (normal = 0)."""
+    v = np.asarray(values, dtype=np.float64)
+    n_total = v.size
+    v = v[np.isfinite(v)]
+    missing = 1.0 - v.size / n_total if n_total else 0.0
+    if v.size == 0:
+        return FeatureSummary(feature, 0, missing)
+    mean = float(v.mean())
+    centred = v - mean
+    m2 = float(np.mean(centred**2))
+    # Population (biased) moments, as scipy.stats.skew / kurtosis default to.
+    skew = float(np.mean(centred**3) / m2**1.5) if m2 > 0 else 0.0
+    kurt = float(np.mean(centred**4) / m2**2 - 3.0) if m2 > 0 else 0.0
+    q = np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95])
+    return FeatureSummary(
+        feature=feature,
+        count=int(v.size),
+        missing_rate=missing,
+        min=float(v.min()),
+        max=float(v.max()),
+        mean=mean,
+        median=float(q[2]),
+        variance=float(v.var(ddof=1)) if v.size > 1 else 0.0,
+        p5=float(q[0]),
+        p25=float(q[1]),
+        p75=float(q[3]),
+        p95=float(q[4]),
+        skewness=skew,
+        kurtosis=kurt,
+    )
+
+
+def summarize_categorical(feature: str, values: np.ndarray) -> FeatureSummary:
+    """Summary of a categorical column: count, missing rate and the most frequent categories' shares."""
+    arr = np.asarray(values)
+    cats, counts = value_counts(arr)
+    present = sum(counts)
+    missing = 1.0 - present / arr.size if arr.size else 0.0
+    freqs: dict[str, float] = {}
+    for c, n in zip(cats[:TOP_CATEGORIES], counts[:TOP_CATEGORIES], strict=True):
+        freqs[str(c)] = n / present
+    rest = sum(counts[TOP_CATEGORIES:])
+    if rest:
+        freqs["__other__"] = rest / present
+    return FeatureSummary(feature, present, missing, frequencies=freqs)

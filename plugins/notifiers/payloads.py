@@ -1,0 +1,98 @@
+"""Pure payload builders: Alertmanager webhook v4, Alertmanager API v2 alerts, Slack text, email text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agent._types import Alert, Notification
+from plugins.alerts.timefmt import rfc3339
+
+
+def _common(maps: list[Mapping[str, str]]) -> dict[str, str]:
+    if not maps:
+        return {}
+    first = maps[0]
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
+
+
+def webhook_alert(a: Alert) -> dict[str, Any]:
+    """One entry of ``alerts[]`` in the Alertmanager webhook payload."""
+    return {
+        "status": a.status,
+        "labels": dict(a.labels),
+        "annotations": dict(a.annotations),
+        "startsAt": rfc3339(a.starts_at),
+        "endsAt": rfc3339(a.ends_at),
+        "generatorURL": a.generator_url,
+        "fingerprint": a.fingerprint,
+    }
+
+
+def alertmanager_webhook_payload(n: Notification, *, external_url: str = "", max_alerts: int = 0) -> dict[str, Any]:
+    """The Alertmanager webhook body (version "4"), so receivers written for Alertmanager work unchanged."""
+    alerts = list(n.alerts)
+    truncated = 0
+    if max_alerts and len(alerts) > max_alerts:
+        truncated = len(alerts) - max_alerts
+        alerts = alerts[:max_alerts]
+    return {
+        "version": "4",
+        "groupKey": n.group_key,
+        "truncatedAlerts": truncated,
+        "status": n.status,
+        "receiver": n.receiver,
+        "groupLabels": dict(n.group_labels),
+        "commonLabels": _common([a.labels for a in n.alerts]),
+        "commonAnnotations": _common([a.annotations for a in n.alerts]),
+        "externalURL": external_url,
+        "alerts": [webhook_alert(a) for a in alerts],
+    }
+
+
+def alertmanager_api_alerts(n: Notification) -> list[dict[str, Any]]:
+    """The body of ``POST /api/v2/alerts``: one postable alert per alert (endsAt omitted when unset)."""
+    out = []
+    for a in n.alerts:
+        item: dict[str, Any] = {
+            "labels": dict(a.labels),
+            "annotations": dict(a.annotations),
+            "startsAt": rfc3339(a.starts_at),
+            "generatorURL": a.generator_url,
+        }
+        if a.ends_at is not None:
+            item["endsAt"] = rfc3339(a.ends_at)
+        out.append(item)
+    return out
+
+
+def headline(n: Notification) -> str:
+    """One line naming the status, the group and how many alerts: "[FIRING:2] drift-high model=fraud"."""
+    firing = sum(1 for a in n.alerts if a.status == "firing")
+    count = firing if n.status == "firing" else len(n.alerts)
+    group = " ".join(f"{k}={v}" for k, v in sorted(n.group_labels.items()))
+    return f"[{n.status.upper()}:{count}] {group}".rstrip()
+
+
+def text_body(n: Notification) -> str:
+    """Plain-text rendering of a notification: one block per alert with summary and description."""
+    lines = [headline(n), ""]
+    for a in n.alerts:
+        lines.append(f"* {a.status.upper()} [{a.severity}] {a.annotations.get('summary', a.rule)}")
+        if a.annotations.get("description"):
+            lines.append(f"  {a.annotations['description']}")
+        lines.append(f"  started {rfc3339(a.starts_at)}"
+                     + (f", ended {rfc3339(a.ends_at)}" if a.status == "resolved" and a.ends_at else ""))
+        lines.append(f"  labels: {', '.join(f'{k}={v}' for k, v in sorted(a.labels.items()))}")
+    return "\n".join(lines)
+
+
+def slack_payload(n: Notification) -> dict[str, Any]:
+    """A Slack-compatible incoming-webhook body (``text`` in mrkdwn)."""
+    parts = [f"*{headline(n)}*"]
+    for a in n.alerts:
+        icon = ":red_circle:" if a.status == "firing" else ":large_green_circle:"
+        parts.append(f"{icon} *{a.annotations.get('summary', a.rule)}*")
+        if a.annotations.get("description"):
+            parts.append(f"> {a.annotations['description']}")
+    return {"text": "\n".join(parts)}

@@ -1,0 +1,39 @@
+"""The ``webhook`` channel: Alertmanager webhook payload (v4) by default, Slack-compatible text as an option."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent._types import Channel, Notification
+from agent.hookspecs import hookimpl
+from plugins.notifiers._http import post_json
+from plugins.notifiers.payloads import alertmanager_webhook_payload, slack_payload
+
+
+class WebhookNotifier:
+    """POSTs each notification as JSON to ``url`` with the configured headers."""
+
+    def __init__(self) -> None:
+        self.external_url = ""
+
+    @hookimpl
+    def infersight_configure(self, config: dict[str, Any], agent: Any) -> None:
+        """Remember ``alerts.external_url`` for the payload's ``externalURL``."""
+        alerts = config.get("alerts", {}) if isinstance(config, dict) else {}
+        self.external_url = str(alerts.get("external_url", "")) if isinstance(alerts, dict) else ""
+
+    @hookimpl
+    def infersight_notify(self, notification: Notification, channel: Channel) -> bool | None:
+        """Deliver when ``channel.type == "webhook"``; None for other types; raise on failure."""
+        if channel.type != "webhook":
+            return None
+        opts = channel.options
+        if opts.get("format", "alertmanager") == "slack":
+            body: Any = slack_payload(notification)
+        else:
+            body = alertmanager_webhook_payload(
+                notification, external_url=self.external_url, max_alerts=int(opts.get("max_alerts", 0))
+            )
+        post_json(opts["url"], body, headers=opts.get("headers", {}), timeout=float(opts.get("timeout", 10.0)),
+                  verify_tls=bool(opts.get("verify_tls", True)))
+        return True

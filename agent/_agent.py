@@ -23,7 +23,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from agent import _state
 from agent._capture import Capture, UnprocessableError, _assemble, rows_of
-from agent._config import Settings, resolve, unknown_sections
+from agent._config import Settings, redact_url, resolve, unknown_sections
 from agent._errors import ConfigError
 from agent._histogram import LatencyHistograms
 from agent._logging import make_logger
@@ -41,6 +41,8 @@ from agent.semconv import (
     AGENT_UNPROCESSABLE,
     ATTR_MODEL_NAME,
     ATTR_MODEL_VERSION,
+    EVENT_DROPPED,
+    EVENT_EXPORT_FAILED,
     EVENT_STARTED,
     EVENT_STOPPED,
     INFERENCE_CALLS,
@@ -55,12 +57,13 @@ from agent.semconv import (
 )
 
 VERSION = "0.1.0"
+_EVENT_INTERVAL = 60.0  # seconds between repeated drop / export-failure events
 _GENERATIONS = itertools.count(1)
 
 
 def _peek(counter: itertools.count[int]) -> int:
     """Current value of an ``itertools.count`` without advancing it (``next`` is atomic; this is a read)."""
-    return int(counter.__reduce__()[1][0])
+    return int(repr(counter)[6:-1])  # "count(N)"; itertools.count.__reduce__ is gone in 3.14
 
 
 @dataclass
@@ -113,12 +116,15 @@ class Agent:
         self._plugin_errors = itertools.count()
         self._plugin_errors_reported = 0
         self._export_reported = 0
+        self._last_drop_event = self._last_export_event = float("-inf")  # events rate-limited per minute
         self._lock = threading.Lock()
         self.latency = LatencyHistograms(
             INFERENCE_DURATION, "s", "Latency of monitored calls", LATENCY_BUCKETS,
             InstrumentationScope("infersight.latency", VERSION),
         )
-        self.pipelines: Pipelines = build_pipelines(settings, self.testing.metric_readers, self.latency.inject)
+        self.pipelines: Pipelines = build_pipelines(
+            settings, self.testing.metric_readers, self.latency.inject, on_drop=self.count_drop
+        )
         # With an application-owned MeterProvider the agent cannot add to its exports, so the
         # worker records each duration into an SDK histogram instead (slower, same result).
         self.latency_native = "metrics" not in self.pipelines.reused
@@ -310,10 +316,16 @@ class Agent:
         """Agent-level signals since the previous tick: drops, plugin errors, export failures."""
         out: list[Signal] = []
         drops = self.drops()
+        new_drops: dict[str, int] = {}
         for reason, total in drops.items():
             delta = total - self._drops_reported.get(reason, 0)
             self._drops_reported[reason] = total
+            if delta:
+                new_drops[reason] = delta
             out.append(Signal(SIGNAL_DROPS, float(delta), {"reason": reason}, {"total": total}, now))
+        if new_drops and now - self._last_drop_event >= _EVENT_INTERVAL:
+            self._last_drop_event = now
+            self.log.warning(EVENT_DROPPED, new=new_drops, total=drops)
         errors = _peek(self._plugin_errors)
         new_errors = float(errors - self._plugin_errors_reported)
         out.append(Signal(SIGNAL_PLUGIN_ERRORS, new_errors, {}, {"total": errors}, now))
@@ -321,6 +333,15 @@ class Agent:
         failures = sum(self.pipelines.failures.total(s) for s in ("traces", "metrics", "logs"))
         new_failures = float(failures - self._export_reported)
         out.append(Signal(SIGNAL_EXPORT_FAILURES, new_failures, {}, {"total": failures}, now))
+        if new_failures and now - self._last_export_event >= _EVENT_INTERVAL:
+            self._last_export_event = now
+            f = self.pipelines.failures
+            self.log.warning(
+                EVENT_EXPORT_FAILED,
+                exporter=self.settings.exporter_type,
+                endpoint=redact_url(self.settings.exporter["endpoint"] or ""),
+                failures={s: f.total(s) for s in ("traces", "metrics", "logs")},
+            )
         self._export_reported = failures
         return out
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,7 +95,7 @@ class FailureCounter:
 
     def total(self, signal: str) -> int:
         """Failed exports of ``signal`` so far."""
-        return int(self._counts[signal].__reduce__()[1][0])
+        return int(repr(self._counts[signal])[6:-1])  # "count(N)"
 
 
 class _CountingSpanExporter(SpanExporter):
@@ -170,6 +173,48 @@ class _CountingLogExporter(LogRecordExporter):
         return self.inner.force_flush(timeout_millis)
 
 
+def _queue_full(processor: Any) -> bool:
+    """Whether the SDK batch processor's queue is full (its next item would be dropped)."""
+    queue = getattr(getattr(processor, "_batch_processor", None), "_queue", None)
+    return queue is not None and queue.maxlen is not None and len(queue) >= queue.maxlen
+
+
+class _QueueFullFilter(logging.Filter):
+    """Drops the SDK's per-item "Queue full, dropping" warning: the agent counts those drops instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Queue full, dropping")
+
+
+logging.getLogger("opentelemetry.sdk._shared_internal").addFilter(_QueueFullFilter())
+
+
+class _DropCountingSpanProcessor(BatchSpanProcessor):
+    """A BatchSpanProcessor that counts the spans its full queue drops (the SDK only logs them)."""
+
+    def __init__(self, exporter: SpanExporter, on_drop: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(exporter, **kwargs)
+        self._on_drop = on_drop
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled and _queue_full(self):
+            self._on_drop("spans")
+        super().on_end(span)
+
+
+class _DropCountingLogProcessor(BatchLogRecordProcessor):
+    """A BatchLogRecordProcessor that counts the records its full queue drops."""
+
+    def __init__(self, exporter: LogRecordExporter, on_drop: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(exporter, **kwargs)
+        self._on_drop = on_drop
+
+    def on_emit(self, log_record: Any) -> None:
+        if _queue_full(self):
+            self._on_drop("logs")
+        super().on_emit(log_record)
+
+
 @dataclass
 class Exporters:
     """Factories for one exporter per signal, as configured (None when export is off)."""
@@ -213,7 +258,12 @@ def build_exporters(settings: Settings) -> Exporters:
     if kind == "none":
         return Exporters(None, None, None)
     if kind == "console":
-        return Exporters(ConsoleSpanExporter, ConsoleMetricExporter, ConsoleLogRecordExporter)
+        # Bound to the sys.stdout of build time, not of the SDK's import, so redirection works.
+        return Exporters(
+            lambda: ConsoleSpanExporter(out=sys.stdout),
+            lambda: ConsoleMetricExporter(out=sys.stdout),
+            lambda: ConsoleLogRecordExporter(out=sys.stdout),
+        )
     if kind == "file":
         writers = _fileexport.file_writers(
             settings.data_dir, settings.exporter["max_file_bytes"], settings.exporter["max_files"]
@@ -264,32 +314,42 @@ class Pipelines:
         return _CountingLogExporter(self.exporters.log(), self.failures)
 
     def force_flush(self, timeout_s: float) -> bool:
-        """Flush every owned provider within ``timeout_s`` (all share the budget)."""
-        ok = True
-        for provider in self.owned:
-            flush: Callable[[], Any] = functools.partial(provider.force_flush, int(timeout_s * 1000))
-            ok = bool(_run_with_timeout(flush, timeout_s)) and ok
-        return ok
+        """Flush every owned provider in parallel; all share the one ``timeout_s`` budget."""
+        millis = int(timeout_s * 1000)
+        results = _run_all_with_timeout(
+            [functools.partial(provider.force_flush, millis) for provider in self.owned], timeout_s
+        )
+        return all(bool(r) for r in results)
 
     def shutdown(self, timeout_s: float) -> None:
-        """Shut down every owned provider, never waiting longer than ``timeout_s`` in all."""
-        for provider in self.owned:
-            _run_with_timeout(provider.shutdown, timeout_s / max(1, len(self.owned)))
+        """Shut down every owned provider in parallel, never waiting longer than ``timeout_s`` in all."""
+        _run_all_with_timeout([provider.shutdown for provider in self.owned], timeout_s)
 
 
-def _run_with_timeout(fn: Callable[[], Any], timeout_s: float) -> Any:
-    """Run ``fn`` on a daemon thread and wait at most ``timeout_s``: a hung exporter cannot hang us."""
-    box: list[Any] = []
-    thread = threading.Thread(target=lambda: box.append(fn()), name="infersight-flush", daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    return box[0] if box else None
+def _run_all_with_timeout(fns: Sequence[Callable[[], Any]], timeout_s: float) -> list[Any]:
+    """Run each of ``fns`` on its own daemon thread; wait at most ``timeout_s`` for all (None for late ones).
+
+    In parallel, not in turn: one hung exporter must neither starve the other signals
+    nor multiply the wait (three providers in turn took up to three times the budget).
+    """
+    boxes: list[list[Any]] = [[] for _ in fns]
+    threads = [
+        threading.Thread(target=lambda f=fn, b=box: b.append(f()), name="infersight-flush", daemon=True)
+        for fn, box in zip(fns, boxes, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [box[0] if box else None for box in boxes]
 
 
 def build_pipelines(
     settings: Settings,
     extra_metric_readers: Sequence[MetricReader] = (),
     extra_metrics: Callable[[MetricsData], MetricsData | None] | None = None,
+    on_drop: Callable[[str], None] = lambda reason: None,
 ) -> Pipelines:
     """Create (or reuse) the three providers with the configured exporters."""
     resource = build_resource(settings)
@@ -303,10 +363,14 @@ def build_pipelines(
         tracer_provider: trace_api.TracerProvider = global_tp
         reused.append("traces")
     else:
-        tp = TracerProvider(resource=resource, sampler=build_sampler(settings))
+        # shutdown_on_exit=False: the agent's own atexit hook shuts them down in order, and
+        # each SDK atexit handler would keep a provider alive until exit after every re-init.
+        tp = TracerProvider(resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False)
         if exporters.span is not None:
             tp.add_span_processor(
-                BatchSpanProcessor(_CountingSpanExporter(exporters.span(), failures), max_queue_size=8192)
+                _DropCountingSpanProcessor(
+                    _CountingSpanExporter(exporters.span(), failures), on_drop, max_queue_size=8192
+                )
             )
         tracer_provider = tp
         owned.append(tp)
@@ -325,7 +389,7 @@ def build_pipelines(
                     export_timeout_millis=settings.exporter["timeout"] * 1000,
                 )
             )
-        mp = MeterProvider(resource=resource, metric_readers=readers)
+        mp = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
         meter_provider = mp
         owned.append(mp)
 
@@ -334,10 +398,12 @@ def build_pipelines(
         logger_provider: logs_api.LoggerProvider = global_lp
         reused.append("logs")
     else:
-        lp = LoggerProvider(resource=resource)
+        lp = LoggerProvider(resource=resource, shutdown_on_exit=False)
         if exporters.log is not None:
             lp.add_log_record_processor(
-                BatchLogRecordProcessor(_CountingLogExporter(exporters.log(), failures), max_queue_size=8192)
+                _DropCountingLogProcessor(
+                    _CountingLogExporter(exporters.log(), failures), on_drop, max_queue_size=8192
+                )
             )
         logger_provider = lp
         owned.append(lp)

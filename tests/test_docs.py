@@ -35,3 +35,20 @@ def test_readme_quick_start_has_the_two_commands() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     test_command = next(c for c in commands if "pytest" in c)
     assert test_command.replace("pip install", "pip install -q") in ci or test_command in ci
+
+
+def test_every_plugin_name_constant_is_in_the_semconv_table() -> None:
+    import importlib
+
+    table = {(n.name, n.kind) for n in TABLE}
+    kinds = {"ATTR_": "attribute", "EVENT_": "log", "SIGNAL_": "signal"}
+    missing = []
+    for path in sorted((ROOT / "plugins").glob("*/names.py")):
+        module = importlib.import_module(f"plugins.{path.parent.name}.names")
+        for const, value in vars(module).items():
+            if not const.isupper() or not isinstance(value, str) or "." not in value or " " in value:
+                continue
+            kind = next((k for prefix, k in kinds.items() if const.startswith(prefix)), "metric")
+            if value not in ("ml.model.name", "ml.model.version") and (value, kind) not in table:
+                missing.append(f"{path.parent.name}.{const} = {value!r} ({kind})")
+    assert not missing, f"names emitted by plugins but missing from agent/semconv.py: {missing}"

@@ -220,14 +220,15 @@ def _recommender_scenario(rng: np.random.Generator, events: _EventLog) -> list[s
 
 
 def _write_report(out: Callable[..., None], directory: str) -> None:
-    try:
-        from plugins.report import build_report
-    except ImportError:
-        return
+    from plugins.report import PlotlyMissingError, build_report
+
     target = Path(directory) / "report.html"
     try:
-        stats = build_report(directory, target)
+        build_report(directory, target)
+    except PlotlyMissingError:
+        out("\nReport skipped: plotly is not installed (pip install 'infersight[report]').")
+        return
     except Exception as exc:  # the report is a convenience; the demo's telemetry is already written
         out(f"\nReport not written: {type(exc).__name__}: {exc}")
         return
-    out(f"\nReport: {target}  ({getattr(stats, 'size_bytes', target.stat().st_size):,} bytes) — open it in a browser")
+    out(f"\nReport: {target}  ({target.stat().st_size:,} bytes) — open it in a browser")

@@ -1,0 +1,83 @@
+"""A seeded data directory written by the real agent: drift after a shift, validation violations,
+labelled feedback, and an alert that fires and resolves; all through the file exporter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import agent
+
+FEATURES: dict[str, Any] = {
+    "amount": {"type": "float", "min": 0, "max": 1000},
+    "age": {"type": "float"},
+    "country": {"type": "categorical", "allowed": ["US", "GB", "DE", "FR"]},
+}
+
+
+def _rows(rng: np.random.Generator, n: int, shifted: bool) -> list[dict[str, Any]]:
+    amount = rng.lognormal(3.0 + (1.0 if shifted else 0.0), 0.5, n)
+    age = rng.normal(40, 10, n)
+    p = [0.5, 0.2, 0.2, 0.1] if not shifted else [0.1, 0.1, 0.2, 0.3, 0.3]
+    cats = ["US", "GB", "DE", "FR"] + (["IT"] if shifted else [])
+    country = rng.choice(cats, size=n, p=p)
+    return [{"amount": float(amount[i]), "age": float(age[i]), "country": str(country[i])} for i in range(n)]
+
+
+def config(data_dir: Path) -> dict[str, Any]:
+    """Agent config: file exporter into ``data_dir``, every plugin the report shows, small windows."""
+    return {
+        "service": {"name": "report-test"},
+        "exporter": {"type": "file"},
+        "agent": {"data_dir": str(data_dir), "tick_interval": 0.05, "stderr_level": "off"},
+        "metrics": {"export_interval": 0.2},
+        "plugins": {"enabled": ["drift", "validation", "feedback", "alerts", "notifiers"], "entry_points": False},
+        "models": {"fraud": {"version": "1.0", "task": "classification", "capture": True}},
+        "drift": {"window": {"type": "count", "size": 300}},
+        "validation": {"window_seconds": 0, "models": {"fraud": {"features": FEATURES}}},
+        "feedback": {"window_size": 100, "min_window_rows": 20},
+        "alerts": {
+            "group_wait": "0s", "group_interval": "0s", "no_data_after": 0, "evaluation_interval": "1s",
+            "default_channels": ["log", "otel"],
+            "channels": {"otel": {"type": "otlp"}},
+            "rules": [{"name": "feature-drift", "signal": "ml.drift.detected", "op": ">", "threshold": 0.5,
+                       "severity": "warning",
+                       "summary": "{feature} drifted",
+                       "description": "Feature {feature} of model {model} drifted (value {value})"}],
+        },
+    }
+
+
+def seed(data_dir: Path, *, rows: int = 1800, seed: int = 3) -> Path:
+    """Serve ``rows`` predictions (shift after half, then back), log labels; returns ``data_dir``."""
+    rng = np.random.default_rng(seed)
+    agent.init(config(data_dir))
+    try:
+        ids: list[str | None] = []
+
+        @agent.monitor(model="fraud", version="1.0", task="classification")
+        def predict(row: dict[str, Any]) -> int:
+            ids.append(agent.current_prediction_id())
+            if row["amount"] > 150:
+                raise ValueError("amount too large for this model")
+            return int(row["amount"] > 40)
+
+        agent.set_reference("fraud", _rows(rng, 1000, shifted=False))
+        third = rows // 3
+        phases = [_rows(rng, third, False), _rows(rng, third, True), _rows(rng, rows - 2 * third, False)]
+        for phase in phases:
+            for row in phase:
+                try:
+                    out = predict(row)
+                except ValueError:
+                    continue
+                pid = ids[-1]
+                if pid:
+                    truth = out if rng.random() < 0.85 else 1 - out
+                    agent.log_feedback(pid, "label", truth, model="fraud")
+            agent.flush()
+    finally:
+        agent.shutdown()
+    return data_dir

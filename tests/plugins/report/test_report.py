@@ -1,0 +1,205 @@
+"""The HTML report built from a data directory the real agent wrote, and the pieces it is built from."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plugins.drift.offline import compare
+from plugins.report import ReportStats, build_drift_report, build_report, run_report_cli
+from plugins.report.collect import collect
+from plugins.report.otlp import telemetry_files
+from plugins.report.series import bin_edges, bin_of, histogram_quantile
+from tests.plugins.report.promnames import emitted_metrics
+
+SECTIONS = ("overview", "drift", "validation", "performance", "loops", "alerts")
+
+
+def _section(html: str, ident: str) -> str:
+    m = re.search(rf'<section id="{ident}"[^>]*>(.*?)</section>', html, re.S)
+    assert m, f"section {ident} missing"
+    return m.group(1)
+
+
+def test_report_has_every_section_and_the_seeded_data(seeded_report: tuple[ReportStats, str]) -> None:
+    stats, html = seeded_report
+    for ident in SECTIONS:
+        _section(html, ident)
+    assert stats.predictions == 1800
+    assert stats.models == ("fraud",)
+    assert set(stats.sections) >= {"overview", "drift", "validation", "performance", "alerts"}
+    assert stats.empty_sections == ("loops",)
+    assert "No data recorded" in _section(html, "loops")
+
+
+def test_overview_counts_predictions_and_errors_from_spans(seeded_report: tuple[ReportStats, str]) -> None:
+    _, html = seeded_report
+    overview = _section(html, "overview")
+    assert 'id="models-table"' in overview
+    row = re.search(r"<tr><td[^>]*>fraud</td><td[^>]*>1.0</td><td[^>]*>1,800</td>", overview)
+    assert row, "model row with 1,800 predictions"
+    assert "ValueError" in overview  # the error-types table names the exception class
+    assert overview.count('class="figure"') == 2
+
+
+def test_drift_section_flags_the_shifted_features(seeded_report: tuple[ReportStats, str]) -> None:
+    _, html = seeded_report
+    drift = _section(html, "drift")
+    table = re.search(r'<table class="sortable" id="drift-table">(.*?)</table>', drift, re.S)
+    assert table
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows[1:]]
+    drifted_ever = {c[2] for c in cells if int(c[9]) > 0}
+    assert {"amount", "country"} <= drifted_ever
+    assert 'id="multivariate-table"' in drift
+    assert "Distributions of drifted features" in drift
+
+
+def test_validation_performance_and_alert_sections_show_their_tables(seeded_report: tuple[ReportStats, str]) -> None:
+    _, html = seeded_report
+    validation = _section(html, "validation")
+    assert 'id="validation-table"' in validation and "not_allowed" in validation  # the unseen "IT" country
+    performance = _section(html, "performance")
+    assert 'id="performance-table"' in performance and "accuracy" in performance
+    alerts = _section(html, "alerts")
+    assert 'id="alerts-table"' in alerts
+    assert "firing" in alerts and "resolved" in alerts
+    assert "drifted" in alerts  # the rule's description
+
+
+def test_plotly_js_is_embedded_once_and_nothing_is_fetched(seeded_report: tuple[ReportStats, str]) -> None:
+    stats, html = seeded_report
+    assert html.count('class="figure"') == 7  # overview 2, drift 2, validation, performance, alerts
+    assert len(re.findall(r"plotly\.js v\d", html)) == 1  # the bundle's banner: embedded exactly once
+    assert not re.search(r'<script[^>]+src=', html)
+    assert not re.search(r'<link[^>]+href=', html)
+    assert stats.bytes < 10_000_000
+
+
+def test_real_metric_units_and_kinds_match_the_translation_table(seeded_dir: Path) -> None:
+    table = emitted_metrics()
+    kinds = {"histogram": "histogram", "gauge": "gauge"}
+    seen = 0
+    for path in telemetry_files(seeded_dir, "metrics"):
+        for line in path.read_text().splitlines():
+            for rm in json.loads(line)["resourceMetrics"]:
+                for sm in rm["scopeMetrics"]:
+                    for m in sm["metrics"]:
+                        if m["name"] not in table:
+                            continue
+                        unit, kind = table[m["name"]]
+                        body = next(k for k in ("histogram", "gauge", "sum") if k in m)
+                        got = kinds.get(body) or ("counter" if m["sum"].get("isMonotonic") else "updown")
+                        assert (m.get("unit", ""), got) == (unit, kind), m["name"]
+                        seen += 1
+    assert seen > 20
+
+
+def test_cli_exits_2_with_the_install_hint_when_plotly_is_missing(
+    seeded_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "plotly.graph_objects", None)  # makes `import plotly.graph_objects` fail
+    code = run_report_cli(argparse.Namespace(data_dir=str(seeded_dir), output=str(tmp_path / "r.html")))
+    assert code == 2
+    assert "pip install 'infersight[report]'" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_cli_reads_the_data_dir_from_the_environment(
+    seeded_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INFERSIGHT_DATA_DIR", str(seeded_dir))
+    code = run_report_cli(argparse.Namespace(data_dir=None, output=str(tmp_path / "r.html")))
+    assert code == 0 and (tmp_path / "r.html").stat().st_size > 0
+    assert "Report written" in capsys.readouterr().out
+
+
+def test_cli_reports_a_missing_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_report_cli(argparse.Namespace(data_dir=str(tmp_path / "nope"), output=str(tmp_path / "r.html")))
+    assert code == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_empty_data_dir_renders_every_section_as_no_data(tmp_path: Path) -> None:
+    stats = build_report(tmp_path, tmp_path / "r.html")
+    assert stats.sections == ()
+    assert stats.output.read_text().count("No data recorded") == len(SECTIONS)
+
+
+def _metric_line(t_ns: int, start_ns: int, calls: int, buckets: list[int]) -> str:
+    attrs = [{"key": "ml.model.name", "value": {"stringValue": "m"}},
+             {"key": "ml.model.version", "value": {"stringValue": "1"}}]
+    return json.dumps({"resourceMetrics": [{"resource": {"attributes": []}, "scopeMetrics": [{"metrics": [
+        {"name": "ml.inference.calls", "unit": "{call}", "sum": {"isMonotonic": True, "aggregationTemporality": 2,
+         "dataPoints": [{"startTimeUnixNano": str(start_ns), "timeUnixNano": str(t_ns), "asInt": str(calls),
+                         "attributes": attrs}]}},
+        {"name": "ml.inference.duration", "unit": "s", "histogram": {"aggregationTemporality": 2, "dataPoints": [
+            {"startTimeUnixNano": str(start_ns), "timeUnixNano": str(t_ns), "count": str(sum(buckets)),
+             "bucketCounts": [str(b) for b in buckets], "explicitBounds": [0.1, 1.0], "attributes": attrs}]}},
+    ]}]}]})
+
+
+def test_cumulative_points_become_deltas_across_rotation_and_restart(tmp_path: Path) -> None:
+    tel_dir = tmp_path / "telemetry"
+    tel_dir.mkdir()
+    s = 1_000_000_000
+    # Oldest in .2, then .1, then the live file; the restart (new start time) resets the totals.
+    (tel_dir / "metrics.jsonl.2").write_text(_metric_line(10 * s, 0, 5, [5, 0, 0]) + "\n")
+    (tel_dir / "metrics.jsonl.1").write_text(_metric_line(20 * s, 0, 8, [6, 2, 0]) + "\n{truncated\n")
+    (tel_dir / "metrics.jsonl").write_text(_metric_line(30 * s, 25 * s, 4, [0, 0, 4]) + "\n")
+    assert [p.name for p in telemetry_files(tmp_path, "metrics")] == ["metrics.jsonl.2", "metrics.jsonl.1",
+                                                                      "metrics.jsonl"]
+    tel = collect(tmp_path)
+    calls = next(v for (n, _), v in tel.sums.items() if n == "ml.inference.calls")
+    assert calls == [(10.0, 5.0), (20.0, 3.0), (30.0, 4.0)]
+    hist = next(v for (n, _), v in tel.histograms.items() if n == "ml.inference.duration")
+    assert hist == [(10.0, (5, 0, 0)), (20.0, (1, 2, 0)), (30.0, (0, 0, 4))]
+    assert tel.bad_lines == 1
+
+
+def test_histogram_quantile_interpolates_inside_the_bucket_like_prometheus() -> None:
+    bounds = (0.1, 0.2, 0.4)
+    assert histogram_quantile(0.5, bounds, [0, 10, 0, 0]) == pytest.approx(0.15)
+    assert histogram_quantile(0.25, bounds, [10, 10, 0, 0]) == pytest.approx(0.05)
+    assert histogram_quantile(0.99, bounds, [0, 0, 0, 5]) == 0.4  # overflow bucket: the highest finite bound
+    assert math.isnan(histogram_quantile(0.5, bounds, [0, 0, 0, 0]))
+
+
+def test_histogram_quantile_matches_numpy_on_uniform_data() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, 100_000)
+    bounds = tuple(np.linspace(0.01, 1.0, 100))
+    counts = np.histogram(x, bins=[0.0, *bounds, np.inf])[0].tolist()
+    for q in (0.5, 0.95, 0.99):
+        assert histogram_quantile(q, bounds, counts) == pytest.approx(float(np.quantile(x, q)), abs=0.01)
+
+
+def test_time_bins_cover_the_range_and_clamp_the_ends() -> None:
+    edges = bin_edges(0.0, 100.0, 1000, max_bins=10)
+    assert len(edges) == 11 and edges[0] == 0.0 and edges[-1] == 100.0
+    assert [bin_of(t, edges) for t in (-5.0, 0.0, 9.99, 10.0, 99.0, 100.0, 150.0)] == [0, 0, 0, 1, 9, 9, 9]
+
+
+def test_drift_html_from_an_offline_comparison(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    ref = {"a": rng.normal(0, 1, 2000), "b": rng.normal(0, 1, 2000),
+           "c": rng.choice(np.array(["x", "y", "z"]), 2000)}
+    cur = {"a": rng.normal(1.0, 1, 2000), "b": rng.normal(0, 1, 2000),
+           "c": rng.choice(np.array(["x", "y", "z"]), 2000, p=[0.1, 0.1, 0.8])}
+    report = compare(ref, cur)
+    path = build_drift_report(report, tmp_path / "drift.html")
+    html = path.read_text()
+    for ident in ("summary", "features", "multivariate", "schema", "distributions"):
+        assert f'<section id="{ident}"' in html
+    assert 'id="drift-table"' in html and ">DRIFT<" in html
+    assert len(re.findall(r"plotly\.js v\d", html)) == 1
+    verdicts = dict(re.findall(r"<tr><td[^>]*>([abc])</td>.*?<td[^>]*>(DRIFT|ok|significant, small)</td></tr>",
+                               html))
+    assert verdicts["a"] == "DRIFT" and verdicts["c"] == "DRIFT" and verdicts["b"] != "DRIFT"

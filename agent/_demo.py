@@ -59,14 +59,11 @@ def demo_config(data_dir: str, webhook: str | None = None) -> dict[str, Any]:
     if webhook:
         channels["demo-webhook"] = {"type": "webhook", "url": webhook, "timeout": "5s"}
         rule_channels.append("demo-webhook")
-    return {
+    config: dict[str, Any] = {
         "service": {"name": "infersight-demo"},
         "agent": {"data_dir": data_dir, "tick_interval": 0.5, "stderr_level": "off"},
         "metrics": {"export_interval": 2.0},
-        "models": {
-            "fraud": {"version": "3.2", "task": "classification", "capture": True},
-            "recommender": {"version": "1.0", "task": "recommendation", "capture": True},
-        },
+        "models": {"fraud": {"version": "3.2", "task": "classification", "capture": True}},
         "drift": {"window": {"type": "count", "size": WINDOW}, "min_window": 100, "permutations": 100},
         "validation": {"window_seconds": 0},
         "alerts": {
@@ -89,6 +86,14 @@ def demo_config(data_dir: str, webhook: str | None = None) -> dict[str, Any]:
             ],
         },
     }
+    try:
+        from plugins.recsys.demo import demo_config as recsys_config
+    except ImportError:
+        return config
+    extra = recsys_config()
+    config["models"].update(extra.pop("models"))
+    config.update(extra)
+    return config
 
 
 class _EventLog:

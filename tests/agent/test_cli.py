@@ -81,3 +81,25 @@ def test_demo_runs_end_to_end_and_writes_telemetry(tmp_path: Path) -> None:
     assert "alert FIRING" in out and "alert RESOLVED" in out
     for signal in ("traces", "metrics", "logs"):
         assert (tmp_path / "telemetry" / f"{signal}.jsonl").stat().st_size > 0
+
+
+def test_demo_alert_fires_and_resolves_through_a_real_webhook(tmp_path: Path) -> None:
+    import os
+
+    from tests.support.webhook import WebhookReceiver
+
+    with WebhookReceiver() as hook:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INFERSIGHT_"))}
+        env["INFERSIGHT_DEMO_WEBHOOK"] = hook.url + "/hooks/demo?token=planted-s3cr3t"
+        proc = subprocess.run(
+            [sys.executable, "-m", "agent.cli", "demo", "--data-dir", str(tmp_path), "--rows", "1500", "--no-report"],
+            capture_output=True, text=True, timeout=240, cwd=ROOT, check=False, env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        requests = hook.wait_for(2)
+    payloads = [r.json for r in requests]
+    assert [p["status"] for p in payloads] == ["firing", "resolved"]
+    assert all(p["version"] == "4" for p in payloads)
+    features = {a["labels"]["feature"] for a in payloads[0]["alerts"]}
+    assert {"amount", "country"} <= features
+    assert "planted-s3cr3t" not in proc.stdout + proc.stderr

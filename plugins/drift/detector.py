@@ -24,7 +24,7 @@ from plugins.drift.multivariate import (
     mmd_linear_test,
     mmd_test,
 )
-from plugins.drift.reduction import Encoder, Projection, fit_encoder, fit_projection
+from plugins.drift.reduction import Encoder, Projection, _hashable, fit_encoder, fit_projection
 from plugins.drift.results import MULTIVARIATE, DriftResult, TestOutcome
 from plugins.drift.stats import (
     SortedReference,
@@ -358,10 +358,3 @@ def _schema_changes(profile: ReferenceProfile, window: Mapping[str, np.ndarray])
             out.append(SchemaChange("new_category", f, sum(new.values()), tuple(sorted(new)[:10])))
     return tuple(out)
 
-
-def _hashable(v: object) -> bool:
-    try:
-        hash(v)
-    except TypeError:
-        return False
-    return True

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from agent._types import Channel, Notification
 from agent.hookspecs import hookimpl
+from plugins.notifiers._base import LoggingNotifier
 from plugins.notifiers.payloads import headline
 
 EVENT_NOTIFICATION = "ml.alerts.notification"
 
 
-class LogNotifier:
+class LogNotifier(LoggingNotifier):
     """Writes notifications to the agent's logger: warning while firing, info when resolved."""
-
-    def __init__(self) -> None:
-        self.log: Any = None
-
-    @hookimpl
-    def infersight_configure(self, config: dict[str, Any], agent: Any) -> None:
-        """Keep the agent's logger."""
-        self.log = agent.log
 
     @hookimpl
     def infersight_notify(self, notification: Notification, channel: Channel) -> bool | None:
         """Log the notification when ``channel.type == "log"``; None for other types."""
         if channel.type != "log":
             return None
-        if self.log is None:
-            raise RuntimeError("log notifier used before infersight_configure")
-        emit = self.log.warning if notification.status == "firing" else self.log.info
+        log = self.logger(channel)
+        emit = log.warning if notification.status == "firing" else log.info
         emit(
             EVENT_NOTIFICATION,
             channel=channel.name,

@@ -11,6 +11,7 @@ from typing import Any
 from agent._types import Alert, Channel, Notification
 from agent.hookspecs import hookimpl
 from plugins.alerts.timefmt import rfc3339
+from plugins.notifiers._base import LoggingNotifier
 
 EVENT_ALERT = "ml.alert"
 LEVELS = {
@@ -48,26 +49,17 @@ def alert_attributes(a: Alert, channel: str) -> dict[str, Any]:
     return attrs
 
 
-class OtlpNotifier:
+class OtlpNotifier(LoggingNotifier):
     """Emits alerts as log events through the agent's logger (exported over OTLP by the core)."""
-
-    def __init__(self) -> None:
-        self.log: Any = None
-
-    @hookimpl
-    def infersight_configure(self, config: dict[str, Any], agent: Any) -> None:
-        """Keep the agent's logger."""
-        self.log = agent.log
 
     @hookimpl
     def infersight_notify(self, notification: Notification, channel: Channel) -> bool | None:
         """Emit one event per alert when ``channel.type == "otlp"``; None for other types."""
         if channel.type != "otlp":
             return None
-        if self.log is None:
-            raise RuntimeError("otlp notifier used before infersight_configure")
+        log = self.logger(channel)
         for a in notification.alerts:
             level = severity_level(a.severity, a.status)
-            emit = getattr(self.log, level, None) or self.log.warning
+            emit = getattr(log, level, None) or log.warning
             emit(EVENT_ALERT, **alert_attributes(a, channel.name))
         return True

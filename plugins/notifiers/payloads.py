@@ -96,3 +96,4 @@ def slack_payload(n: Notification) -> dict[str, Any]:
         if a.annotations.get("description"):
             parts.append(f"> {a.annotations['description']}")
     return {"text": "\n".join(parts)}
+

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Any
 
 import numpy as np
@@ -335,4 +334,18 @@ def test_decorated_function_keeps_its_name_and_docstring() -> None:
 
     assert predict.__name__ == "predict"
     assert predict.__doc__ == "Predict things."
-    assert sys.getrecursionlimit() > 0
+
+
+def test_long_stream_counts_every_item_but_captures_a_bounded_prefix() -> None:
+    with capture_telemetry(models={"llm": {"capture": True}}) as tel:
+
+        @agent.monitor(model="llm")
+        def stream(prompt: str) -> Any:
+            yield from range(5_000)
+
+        assert sum(stream("go")) == sum(range(5_000))
+        tel.flush()
+        (span,) = tel.spans()
+        batch = tel.records[0][1]
+    assert span.attributes["ml.stream.chunks"] == 5_000  # type: ignore[index]
+    assert batch.outputs is not None and len(batch.outputs[0]) == 1_000

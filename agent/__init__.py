@@ -6,7 +6,6 @@ This module is the whole public API; everything else in the package is private.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +13,7 @@ from agent import _agent, _state
 from agent._config import redact_url
 from agent._errors import ConfigError
 from agent._logging import add_trace_context
-from agent._monitor import Observation, current_prediction_id, monitor, observe
+from agent._monitor import Observation, current_prediction_id, monitor, new_event_id, observe
 from agent._runtime import PluginContext
 from agent._types import (
     Alert,
@@ -143,7 +142,7 @@ def log_feedback(
     if agent is None:
         return None
     event = FeedbackEvent(
-        event_id=uuid.uuid4().hex,
+        event_id=new_event_id(),
         prediction_id=prediction_id,
         kind=kind,
         value=value,

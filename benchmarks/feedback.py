@@ -28,6 +28,7 @@ import psutil
 import structlog
 from opentelemetry.sdk.metrics import MeterProvider
 
+from agent._monitor import new_event_id
 from agent._runtime import PluginContext
 from agent._types import FeedbackEvent, ModelInfo, RecordBatch
 from plugins.feedback.plugin import FeedbackPlugin
@@ -65,7 +66,8 @@ def bench_agent(n_events: int, synchronous: str, commit: str) -> tuple[float, fl
 
         def work(count: int) -> None:
             for i in range(count):
-                plugin.log_event(FeedbackEvent(uuid.uuid4().hex, f"p{i}", "click", attributes={"pscore": 0.5}))
+                # Event ids as agent.log_feedback makes them (time-ordered UUIDv7).
+                plugin.log_event(FeedbackEvent(new_event_id(), f"p{i}", "click", attributes={"pscore": 0.5}))
 
         rate = run_threads(n_events, work)
         assert plugin.store is not None
@@ -93,7 +95,7 @@ def bench_baseline(n_events: int, synchronous: str, threads: int) -> float:
             for i in range(count):
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("INSERT INTO feedback (event_id, prediction_id, kind, attributes, ts)"
-                             " VALUES (?, ?, ?, ?, ?)", (uuid.uuid4().hex, f"p{i}", "click", '{"pscore": 0.5}',
+                             " VALUES (?, ?, ?, ?, ?)", (new_event_id(), f"p{i}", "click", '{"pscore": 0.5}',
                                                          time.time()))
                 conn.execute("COMMIT")
             conn.close()

@@ -141,8 +141,19 @@ class DriftPlugin:
         if labels is not None:
             st.labels.profile = build_profile({LABEL: labels}, replace(cfg, multivariate=Multivariate.OFF))
             st.labels.warmup = None
+        self._export_summaries(model, st.inputs.profile.summaries, "reference")
         self._log_info(names.EVENT_REFERENCE, model=model.name, rows=st.inputs.profile.n_rows,
                        features=len(st.inputs.profile.types))
+
+    def _export_summaries(self, model: ModelInfo, summaries: Mapping[str, Any], sample: str) -> None:
+        """Summary statistics as ``ml.drift.summary`` gauges, ``ml.drift.sample`` = reference or window."""
+        for feature, s in summaries.items():
+            attrs = {**self._attrs(model, feature), names.ATTR_SAMPLE: sample}
+            for stat, value in s.numeric_stats().items():
+                if math.isfinite(value):
+                    self._g_summary.set(value, {**attrs, names.ATTR_STAT: stat})
+            for cat, freq in s.frequencies.items():
+                self._g_summary.set(freq, {**attrs, names.ATTR_STAT: f"freq:{cat}"})
 
     def _set_output_profile(self, model: ModelInfo, st: _ModelState, outputs: np.ndarray) -> None:
         cfg = st.config
@@ -321,14 +332,7 @@ class DriftPlugin:
             if r.drifted and self.agent is not None:
                 self.agent.log.warning(names.EVENT_DETECTED, model=model.name, version=model.version,
                                        feature=r.feature, **details)
-        for feature, s in report.summaries.items():
-            for stat, value in s.numeric_stats().items():
-                if math.isfinite(value):
-                    self._g_summary.set(value, {**self._attrs(model, feature), names.ATTR_STAT: stat,
-                                                names.ATTR_SAMPLE: "window"})
-            for cat, freq in s.frequencies.items():
-                self._g_summary.set(freq, {**self._attrs(model, feature), names.ATTR_STAT: f"freq:{cat}",
-                                           names.ATTR_SAMPLE: "window"})
+        self._export_summaries(model, report.summaries, "window")
         for feature, reason, count in report.issues:
             self._c_bad.add(count, {**self._attrs(model, feature), names.ATTR_REASON: reason})
         for ch in report.schema:

@@ -266,3 +266,20 @@ def test_bad_config_raises_config_error_naming_the_key(tmp_path: Path, section: 
     with pytest.raises(ConfigError) as info:
         Harness(tmp_path, section)
     assert info.value.key == key
+
+
+def test_reference_and_window_summaries_are_both_exported(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    h = Harness(tmp_path, SMALL)
+    ref = rows(rng, 1000)
+    h.plugin.infersight_set_reference(model=MODEL, records=batch(ref))
+    h.plugin.infersight_process_records(model=MODEL, records=batch(rows(rng, 200, shift=2.0)))
+    means = {
+        (a["ml.drift.sample"], a["ml.feature.name"]): v
+        for a, v in h.metrics("ml.drift.summary") if a["ml.drift.stat"] == "mean"
+    }
+    assert means[("reference", "amount")] == pytest.approx(float(np.mean(ref["amount"])))
+    assert means[("window", "amount")] > means[("reference", "amount")] + 1.5
+    freqs = {a["ml.drift.stat"] for a, _ in h.metrics("ml.drift.summary")
+             if a["ml.drift.sample"] == "reference" and a["ml.feature.name"] == "country"}
+    assert {"freq:fr", "freq:de", "freq:us"} <= freqs

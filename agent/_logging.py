@@ -16,8 +16,12 @@ from typing import Any, TextIO
 
 import structlog
 from opentelemetry import _logs as logs_api
+from opentelemetry import context as otel_context
 from opentelemetry import trace as trace_api
 from opentelemetry._logs.severity import SeverityNumber
+
+# The OpenTelemetry context key under which a monitored call keeps (prediction id, model name).
+PREDICTION_KEY = otel_context.create_key("infersight.prediction")
 
 _SEVERITY = {
     "debug": SeverityNumber.DEBUG,
@@ -32,11 +36,18 @@ _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "off": 100}
 
 
 def add_trace_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: add ``trace_id``/``span_id`` (hex) of the current span, per the OTel spec."""
+    """structlog processor: add ``trace_id``/``span_id`` (hex) of the current span, per the OTel spec.
+
+    Inside a monitored call it also adds ``model`` and ``prediction_id``.
+    """
     ctx = trace_api.get_current_span().get_span_context()
     if ctx.is_valid:
         event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
         event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+    prediction = otel_context.get_value(PREDICTION_KEY)
+    if isinstance(prediction, tuple):
+        event_dict.setdefault("prediction_id", prediction[0])
+        event_dict.setdefault("model", prediction[1])
     return event_dict
 
 

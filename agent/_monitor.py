@@ -27,6 +27,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agent import _state
 from agent._capture import Capture
+from agent._logging import PREDICTION_KEY
 from agent._types import ModelInfo
 from agent.semconv import (
     ATTR_ARTIFACT_SHA256,
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_PID_KEY = otel_context.create_key("infersight.prediction_id")
+_PID_KEY = PREDICTION_KEY  # value: (prediction id, model name)
 _time_ns = time.time_ns
 _perf = time.perf_counter
 _attach = otel_context.attach
@@ -57,7 +58,13 @@ _set_span = trace_api.set_span_in_context
 def current_prediction_id() -> str | None:
     """The prediction id of the monitored call running in this context, or None outside one."""
     value = otel_context.get_value(_PID_KEY)
-    return value if isinstance(value, str) else None
+    return value[0] if isinstance(value, tuple) else None
+
+
+def current_model() -> str | None:
+    """The model name of the monitored call running in this context, or None outside one."""
+    value = otel_context.get_value(_PID_KEY)
+    return value[1] if isinstance(value, tuple) else None
 
 
 class IdGenerator:
@@ -287,7 +294,7 @@ def _start(binding: _Binding, rt: ModelRuntime, args: tuple[Any, ...], kwargs: d
             store._dict.update(attrs)
     else:
         span = rt.tracer.start_span(rt.span_name, kind=SpanKind.INTERNAL, attributes=attrs)
-    ctx = _set_value(_PID_KEY, pid, _set_span(span))
+    ctx = _set_value(_PID_KEY, (pid, rt.info.name), _set_span(span))
     return pid, span, ctx, inputs, rows
 
 

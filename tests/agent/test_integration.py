@@ -79,6 +79,8 @@ def test_application_structlog_configuration_is_left_alone() -> None:
         assert seen[0]["event"] == "inside the model"
         assert seen[0]["trace_id"] == format(span.context.trace_id, "032x")
         assert seen[0]["span_id"] == format(span.context.span_id, "016x")
+        assert seen[0]["model"] == "m"
+        assert seen[0]["prediction_id"] == span.attributes["ml.prediction.id"]  # type: ignore[index]
     finally:
         structlog.reset_defaults()
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import agent
@@ -68,3 +69,37 @@ def test_violation_kind_arrives_at_the_otlp_receiver(
     assert events[0].attributes["feature"] == feature
     assert events[0].attributes["count"] == 1
     assert events[0].severity_text == "WARNING"
+
+
+def test_outlier_and_missing_rate_arrive_at_the_otlp_receiver(receiver: OTLPHttpReceiver, tmp_path: Path) -> None:
+    receiver.clear()
+    rng = np.random.default_rng(5)
+    reference = [{"x": float(v), "tag": "a" if i % 10 else None} for i, v in enumerate(rng.normal(size=1000))]
+    agent.init(
+        exporter={"type": "otlp", "endpoint": receiver.endpoint, "protocol": "http/protobuf", "timeout": 5},
+        agent={"data_dir": str(tmp_path), "stderr_level": "off"},
+        plugins={"enabled": ["validation"], "entry_points": False},
+        validation={"window_seconds": 0},
+    )
+
+    @agent.monitor(model="ref", task="regression", capture=True)
+    def predict(row: dict[str, Any]) -> float:
+        return 0.0
+
+    agent.set_reference("ref", reference)
+    agent.flush()
+    for i in range(20):
+        assert predict({"x": 50.0 if i < 4 else 0.1, "tag": None}) == 0.0
+    agent.flush()
+    agent.flush()
+    agent.shutdown()
+
+    def kinds() -> dict[str, float]:
+        return {p.attributes[names.ATTR_KIND]: p.value for p in receiver.metric_points(names.VIOLATIONS)}
+
+    got = receiver.wait_for(lambda: kinds() if {"outlier", "missing_rate"} <= set(kinds()) else None)
+    assert got["outlier"] == 4 and got["missing_rate"] == 1
+    rates = receiver.wait_for(lambda: receiver.metric_points(names.OUTLIER_RATE))
+    assert rates[-1].value == pytest.approx(4 / 20)
+    events = {r.attributes.get("kind") for r in receiver.log_records() if r.event_name == names.EVENT_VIOLATION}
+    assert {"outlier", "missing_rate"} <= events

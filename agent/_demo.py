@@ -90,10 +90,18 @@ def demo_config(data_dir: str, webhook: str | None = None) -> dict[str, Any]:
         from plugins.recsys.demo import demo_config as recsys_config
     except ImportError:
         return config
-    extra = recsys_config()
-    config["models"].update(extra.pop("models"))
-    config.update(extra)
-    return config
+    return _merge(config, recsys_config())
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in, tables merged recursively."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 class _EventLog:

@@ -68,6 +68,7 @@ class DriftConfig:
     label_column: str = "label"
     feature_types: Mapping[str, FeatureType] = field(default_factory=dict)
     seed: int = 0
+    enabled: bool = True
 
 
 def _positive_int(key: str, value: Any) -> int:
@@ -186,6 +187,10 @@ def parse_section(section: Mapping[str, Any], base: DriftConfig | None = None,
         if not isinstance(section["label_column"], str):
             raise ConfigError(f"{prefix}.label_column", section["label_column"], "a column name")
         out["label_column"] = section["label_column"]
+    if "enabled" in section:
+        if not isinstance(section["enabled"], bool):
+            raise ConfigError(f"{prefix}.enabled", section["enabled"], "true or false")
+        out["enabled"] = section["enabled"]
     if "seed" in section:
         if isinstance(section["seed"], bool) or not isinstance(section["seed"], int):
             raise ConfigError(f"{prefix}.seed", section["seed"], "an integer")

@@ -107,7 +107,7 @@ class DriftPlugin:
             table = self._files.get(model.name)
             if table is None and cfg.reference is not None and cfg.reference == self.default.reference:
                 table = self._files.get("")
-            if table is not None:
+            if table is not None and cfg.enabled:
                 self._set_reference_columns(model, st, dict(table), None)
         return st
 
@@ -119,7 +119,8 @@ class DriftPlugin:
         try:
             with self._lock:
                 st = self._state(model)
-                self._set_reference_columns(model, st, dict(records.columns), records.outputs)
+                if st.config.enabled:
+                    self._set_reference_columns(model, st, dict(records.columns), records.outputs)
         except Exception as exc:
             self._error(model, "infersight_set_reference", exc)
 
@@ -127,6 +128,8 @@ class DriftPlugin:
         """Set a reference directly from rows (mappings, arrays, DataFrame), e.g. for tests and the demo."""
         with self._lock:
             st = self._state(model)
+            if not st.config.enabled:
+                return
             out = None if outputs is None else np.asarray(outputs)
             self._set_reference_columns(model, st, columns_from_rows(rows, model.feature_names or None), out)
 
@@ -180,6 +183,8 @@ class DriftPlugin:
         try:
             with self._lock:
                 st = self._state(model)
+                if not st.config.enabled:  # [drift.models.NAME] enabled = false
+                    return
                 cols = {k: np.asarray(v) for k, v in records.columns.items()}
                 ts = np.asarray(records.timestamps, dtype=np.float64)
                 outputs = None if records.outputs is None else np.asarray(records.outputs)
@@ -209,7 +214,7 @@ class DriftPlugin:
             with self._lock:
                 st = self._state(model)
                 labels = [e for e in events if e.kind == "label"]
-                if not labels:
+                if not labels or not st.config.enabled:
                     return
                 values = np.empty(len(labels), dtype=object)
                 values[:] = [e.value for e in labels]

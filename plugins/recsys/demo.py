@@ -25,12 +25,15 @@ LISTS_PER_ROUND = 300
 
 def demo_config() -> dict[str, Any]:
     """The config tables the recommender scenario needs (merged into the demo's config)."""
+    names = [name for name, _, _ in SCENARIOS]
     return {
-        "models": {
-            name: {"version": "1.0", "task": "recommendation", "capture": True} for name, _, _ in SCENARIOS
-        },
+        "models": {name: {"version": "1.0", "task": "recommendation", "capture": True} for name in names},
         "recsys": {"window_size": LISTS_PER_ROUND, "catalog_size": N_ITEMS, "click_grace_s": 0},
         "feedback": {"click_grace_s": 0},
+        # The reference set for these models is the training interaction log (item popularity for
+        # the recsys plugin), not the request features: drift and schema inference stay off them.
+        "drift": {"models": {name: {"enabled": False} for name in names}},
+        "validation": {"models": {name: {"infer_from_reference": False} for name in names}},
     }
 
 

@@ -283,3 +283,15 @@ def test_reference_and_window_summaries_are_both_exported(tmp_path: Path) -> Non
     freqs = {a["ml.drift.stat"] for a, _ in h.metrics("ml.drift.summary")
              if a["ml.drift.sample"] == "reference" and a["ml.feature.name"] == "country"}
     assert {"freq:fr", "freq:de", "freq:us"} <= freqs
+
+
+def test_a_model_can_be_switched_off(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    h = Harness(tmp_path, {**SMALL, "models": {"fraud": {"enabled": False}}})
+    h.plugin.infersight_set_reference(model=MODEL, records=batch(rows(rng, 500)))
+    h.plugin.infersight_process_records(model=MODEL, records=batch(rows(rng, 400, shift=3.0)))
+    assert h.plugin.infersight_collect_signals(model=MODEL, now=2000.0) is None
+    assert h.metrics("ml.drift.detected") == []
+    with pytest.raises(ConfigError) as info:
+        Harness(tmp_path, {"models": {"fraud": {"enabled": "no"}}})
+    assert info.value.key == "drift.models.fraud.enabled"

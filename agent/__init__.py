@@ -12,8 +12,9 @@ from typing import Any
 from agent import _agent, _state
 from agent._config import redact_url
 from agent._errors import ConfigError
+from agent._ids import new_event_id
 from agent._logging import add_trace_context
-from agent._monitor import Observation, current_prediction_id, monitor, new_event_id, observe
+from agent._monitor import Observation, current_prediction_id, monitor, observe
 from agent._runtime import PluginContext
 from agent._types import (
     Alert,

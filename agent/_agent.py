@@ -26,8 +26,8 @@ from agent._capture import Capture, UnprocessableError, _assemble, rows_of
 from agent._config import Settings, redact_url, resolve, unknown_sections
 from agent._errors import ConfigError
 from agent._histogram import LatencyHistograms
+from agent._ids import IdGenerator
 from agent._logging import make_logger
-from agent._monitor import IdGenerator
 from agent._plugins import PluginHost
 from agent._runtime import PluginContext
 from agent._telemetry import Pipelines, build_pipelines

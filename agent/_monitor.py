@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import itertools
-import os
 import random
 import time
 from collections import deque
@@ -36,7 +34,6 @@ from agent.semconv import (
     ATTR_MODEL_NAME,
     ATTR_MODEL_VERSION,
     ATTR_PREDICTION_ID,
-    ATTR_STREAM_CHUNKS,
     ATTR_TASK,
     SPAN_PREDICT,
 )
@@ -67,18 +64,6 @@ def current_model() -> str | None:
     return value[1] if isinstance(value, tuple) else None
 
 
-class IdGenerator:
-    """Prediction ids: a random per-process prefix plus a counter (unique, cheap, fork-safe by re-creation)."""
-
-    def __init__(self) -> None:
-        self._prefix = os.urandom(8).hex()
-        self._count = itertools.count(1)
-
-    def __call__(self) -> str:
-        """A fresh 32-hex-character id."""
-        return self._prefix + format(next(self._count), "016x")
-
-
 def _artifact_digest(model: str) -> str | None:
     """The model's recorded artifact SHA-256 when the health plugin knows it (looked up at bind time)."""
     try:
@@ -90,18 +75,6 @@ def _artifact_digest(model: str) -> str | None:
     except Exception:
         return None
     return identity.sha256 if identity is not None else None
-
-
-def new_event_id() -> str:
-    """A UUIDv7 (RFC 9562) as 32 hex characters: unique, and ordered by creation time.
-
-    Feedback event ids are the feedback store's unique key; time-ordered keys land at
-    the right edge of its B-tree instead of at random pages (+30% durable events/s).
-    """
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 68) & 0xFFF) << 64 | (0b10 << 62) | (rand & ((1 << 62) - 1))
-    return f"{value:032x}"
 
 
 def _batch_size(x: Any) -> int:
@@ -376,143 +349,6 @@ def _wrap_async(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]
     return wrapper
 
 
-class _Stream:
-    """One streamed call: counts items, keeps a bounded prefix for capture, and closes the span once."""
-
-    __slots__ = ("count", "inputs", "kept", "pid", "rows", "rt", "span", "t0")
-    MAX_KEPT = 1_000  # items kept for capture: a long stream must not grow memory without bound
-
-    def __init__(self, rt: ModelRuntime, span: trace_api.Span, pid: str, inputs: Any, rows: int) -> None:
-        self.rt, self.span, self.pid, self.inputs, self.rows = rt, span, pid, inputs, rows
-        self.t0 = _perf()
-        self.count = 0
-        self.kept: list[Any] = []
-
-    def add(self, item: Any) -> None:
-        """Count a yielded item (and keep it while capture is on and the prefix is short)."""
-        self.count += 1
-        if self.rt.capture and len(self.kept) < self.MAX_KEPT:
-            self.kept.append(item)
-
-    def end(self, exc: BaseException | None = None) -> None:
-        """Record the stream's end (or failure) on its span and in the stats; never raises."""
-        try:
-            self.span.set_attribute(ATTR_STREAM_CHUNKS, self.count)
-        except Exception:
-            self.rt.agent.count_drop("agent_error")
-        if exc is None:
-            _finish(self.rt, self.span, self.pid, self.t0, self.inputs, self.rows, self.kept)
-        else:
-            _fail(self.rt, self.span, exc, self.t0, self.rows)
-
-
-def _open_stream(binding: _Binding, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Stream, Any] | None:
-    """Start a streamed call's span; None when the agent is off or failed (the stream then runs plain)."""
-    rt = _runtime(binding)
-    if rt is None:
-        return None
-    try:
-        pid, span, ctx, inputs, rows = _start(binding, rt, args, kwargs)
-    except Exception:
-        rt.agent.count_drop("agent_error")
-        return None
-    return _Stream(rt, span, pid, inputs, rows), ctx
-
-
-def _wrap_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
-    """Generators: the span covers the whole stream; our context is attached only while the body runs."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opened = _open_stream(binding, args, kwargs)
-        if opened is None:
-            return (yield from fn(*args, **kwargs))
-        stream, ctx = opened
-        gen = fn(*args, **kwargs)
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            token = _attach(ctx)
-            try:
-                if to_throw is not None:
-                    exc, to_throw = to_throw, None
-                    item = gen.throw(exc)
-                else:
-                    item = gen.send(to_send)
-            except StopIteration as stop:
-                _detach(token)
-                stream.end()
-                return stop.value
-            except BaseException as exc:
-                _detach(token)
-                stream.end(exc)
-                raise
-            _detach(token)
-            stream.add(item)
-            try:
-                to_send = yield item
-            except GeneratorExit:
-                token = _attach(ctx)
-                try:
-                    gen.close()
-                finally:
-                    _detach(token)
-                    stream.end()
-                raise
-            except BaseException as exc:
-                to_throw = exc
-
-    return wrapper
-
-
-def _wrap_async_gen(fn: Callable[..., Any], binding: _Binding) -> Callable[..., Any]:
-    """Async generators: as generators, with ``asend``/``athrow``."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opened = _open_stream(binding, args, kwargs)
-        if opened is None:
-            async for item in fn(*args, **kwargs):
-                yield item
-            return
-        stream, ctx = opened
-        agen = fn(*args, **kwargs)
-        to_send: Any = None
-        to_throw: BaseException | None = None
-        while True:
-            token = _attach(ctx)
-            try:
-                if to_throw is not None:
-                    exc, to_throw = to_throw, None
-                    item = await agen.athrow(exc)
-                else:
-                    item = await agen.asend(to_send)
-            except StopAsyncIteration:
-                _detach(token)
-                stream.end()
-                return
-            except BaseException as exc:
-                _detach(token)
-                stream.end(exc)
-                raise
-            _detach(token)
-            stream.add(item)
-            try:
-                to_send = yield item
-            except GeneratorExit:
-                token = _attach(ctx)
-                try:
-                    await agen.aclose()
-                finally:
-                    _detach(token)
-                    stream.end()
-                raise
-            except BaseException as exc:
-                to_throw = exc
-
-    return wrapper
-
-
 def monitor(
     model: str,
     *,
@@ -537,12 +373,13 @@ def monitor(
 
     def decorate(fn: F) -> F:
         binding = _Binding(fn, model, version, task, capture, sample_rate, prediction_id, inputs)
-        if inspect.isasyncgenfunction(fn):
-            return _wrap_async_gen(fn, binding)  # type: ignore[return-value]
+        if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
+            from agent._streams import wrap_async_gen, wrap_gen
+
+            wrap = wrap_async_gen if inspect.isasyncgenfunction(fn) else wrap_gen
+            return wrap(fn, binding)  # type: ignore[return-value]
         if inspect.iscoroutinefunction(fn):
             return _wrap_async(fn, binding)  # type: ignore[return-value]
-        if inspect.isgeneratorfunction(fn):
-            return _wrap_gen(fn, binding)  # type: ignore[return-value]
         return _wrap_sync(fn, binding)  # type: ignore[return-value]
 
     return decorate

@@ -28,7 +28,7 @@ import psutil
 import structlog
 from opentelemetry.sdk.metrics import MeterProvider
 
-from agent._monitor import new_event_id
+from agent._ids import new_event_id
 from agent._runtime import PluginContext
 from agent._types import FeedbackEvent, ModelInfo, RecordBatch
 from plugins.feedback.plugin import FeedbackPlugin

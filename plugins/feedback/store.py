@@ -171,11 +171,11 @@ class FeedbackStore(PredictionsMixin):
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
-        self._writer = self._connect()
-        self._writer.executescript(_SCHEMA)
         # Checkpoints fsync; keep them off the callers' path (the worker calls
         # ``checkpoint`` each tick). The large limit bounds the WAL when no worker runs.
-        self._writer.execute(f"PRAGMA wal_autocheckpoint={wal_autocheckpoint_pages}")
+        self._autocheckpoint_pages = wal_autocheckpoint_pages
+        self._writer = self._connect()
+        self._writer.executescript(_SCHEMA)
 
     # -- connections ------------------------------------------------------------
 
@@ -185,6 +185,9 @@ class FeedbackStore(PredictionsMixin):
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        # wal_autocheckpoint is per connection: without it each caller's connection would run
+        # a checkpoint inside its own commit every 1,000 pages (the worker checkpoints instead).
+        conn.execute(f"PRAGMA wal_autocheckpoint={self._autocheckpoint_pages}")
         with self._conns_lock:
             self._conns.append(conn)
         return conn

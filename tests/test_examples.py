@@ -1,0 +1,24 @@
+"""The programs in examples/ run as a user would run them (so they cannot rot)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py") if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_runs_and_writes_telemetry(name: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INFERSIGHT_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / name)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    if name != "custom_plugin.py":  # that one runs under agent.testing, in memory
+        assert (tmp_path / "infersight-data" / "telemetry" / "traces.jsonl").stat().st_size > 0

@@ -161,12 +161,12 @@ class Agent:
 
     # -- start / stop ---------------------------------------------------------------
 
-    def start(self) -> None:
-        """Load and configure plugins, then start the worker; ConfigError from a plugin fails init."""
-        try:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            self._data_dir_problem = f"{type(exc).__name__}: {exc}"
+    def configure_plugins(self) -> None:
+        """Load the plugins and let each validate its config table; unclaimed tables are errors.
+
+        Raises ConfigError (a plugin's, or for an unknown table). Used by ``start`` and by
+        ``infersight config check``, which stops here.
+        """
         plugins = self.settings.plugins
         self.host.load(plugins["enabled"], plugins["paths"], plugins["entry_points"], plugins["disabled"])
         self.host.configure(config=self.settings.raw, agent=self.context)
@@ -175,6 +175,14 @@ class Agent:
             raise ConfigError(unknown[0], self.settings.raw[unknown[0]],
                               "a core section or one claimed by a loaded plugin "
                               "(service, exporter, traces, metrics, agent, plugins, models, or a plugin's table)")
+
+    def start(self) -> None:
+        """Load and configure plugins, then start the worker; ConfigError from a plugin fails init."""
+        try:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._data_dir_problem = f"{type(exc).__name__}: {exc}"
+        self.configure_plugins()
         for info in self.models.values():
             self.worker.track(info, self.stats_queue_for(info))
         self.worker.start()

@@ -287,15 +287,9 @@ class Settings:
 
     def redacted(self) -> dict[str, Any]:
         """The resolved config with secrets (headers, URL credentials) masked, for logs and the CLI."""
-        out: dict[str, Any] = {
-            name: dict(getattr(self, name)) for name in ("service", "exporter", "traces", "metrics", "agent")
-        }
-        out["plugins"] = dict(self.plugins)
-        out["exporter"]["headers"] = {k: REDACTED for k in self.exporter["headers"]}
-        if self.exporter["endpoint"]:
-            out["exporter"]["endpoint"] = redact_url(self.exporter["endpoint"])
+        names = ("service", "exporter", "traces", "metrics", "agent", "plugins", "models")
+        out: dict[str, Any] = redact_data({name: getattr(self, name) for name in names})
         out["exporter"]["type"] = self.exporter_type
-        out["models"] = {name: dict(m) for name, m in self.models.items()}
         return out
 
 
@@ -303,6 +297,31 @@ REDACTED = "***"
 # A path segment that may be a credential (Slack/Teams/Discord webhooks put the token in the
 # path): 16+ characters, or 8+ that are not a plain lowercase word. Over-masking is the safe side.
 _TOKENISH = re.compile(r"^(?![a-z]+$)[^/]{8,}$|^[^/]{16,}$")
+
+
+SECRET_KEYS = frozenset({"password", "token", "secret", "api_key", "apikey", "authorization"})
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a config key names a secret (``password``, ``smtp_password``, ``api_key``, ...)."""
+    low = key.lower()
+    return low in SECRET_KEYS or low.endswith(("_password", "_token", "_secret"))
+
+
+def redact_data(data: Any, key: str = "") -> Any:
+    """Config data safe to log or print, recursively: secret-named values and every header value
+    masked, credentials and tokens in URLs redacted (``redact_url``)."""
+    if isinstance(data, Mapping):
+        if key.lower() == "headers":
+            return {str(name): REDACTED for name in data}
+        return {str(k): redact_data(v, str(k)) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_data(v, key) for v in data]
+    if is_secret_key(key):
+        return REDACTED if data else data
+    if isinstance(data, str) and data.startswith(("http://", "https://")):
+        return redact_url(data)
+    return data
 
 
 def redact_url(url: str) -> str:
@@ -336,11 +355,12 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError("config file", str(p), f"valid TOML ({exc})") from None
 
 
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` laid on top, tables merged recursively (neither is modified)."""
     out = dict(base)
     for k, v in over.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _deep_merge(dict(out[k]), v)
+            out[k] = deep_merge(dict(out[k]), v)
         else:
             out[k] = v
     return out
@@ -368,16 +388,15 @@ def resolve(
     for name, value in explicit.items():
         if name in SCHEMA and not isinstance(value, Mapping):
             raise ConfigError(name, value, f"a dict of [{name}] keys")
-    merged_explicit_file = _deep_merge(file_data, {})  # copy; file layer below explicit
     sections: dict[str, dict[str, Any]] = {}
     for section, keys in SCHEMA.items():
-        file_sec = merged_explicit_file.get(section, {})
+        file_sec = file_data.get(section, {})
         if not isinstance(file_sec, Mapping):
             raise ConfigError(section, file_sec, f"a table [{section}]")
         expl_sec = explicit.get(section, {})
         for key in list(file_sec) + list(expl_sec):
             if key not in keys:
-                raise ConfigError(f"{section}.{key}", (expl_sec | dict(file_sec)).get(key),
+                raise ConfigError(f"{section}.{key}", expl_sec.get(key, file_sec.get(key)),
                                   "one of the keys " + ", ".join(sorted(keys)))
         out: dict[str, Any] = {}
         for key, spec in keys.items():
@@ -400,8 +419,8 @@ def resolve(
     if sections["service"]["instance_id"] is None:
         sections["service"]["instance_id"] = uuid.uuid4().hex
     _check_exporter(sections["exporter"])
-    models = _resolve_models(_deep_merge(dict(file_data.get("models", {}) or {}), explicit.get("models", {})))
-    raw = _deep_merge(file_data, explicit)
+    models = _resolve_models(deep_merge(dict(file_data.get("models", {}) or {}), explicit.get("models", {})))
+    raw = deep_merge(file_data, explicit)
     for name in raw:
         if name not in SCHEMA and name != "models" and not isinstance(raw[name], Mapping):
             raise ConfigError(name, raw[name], "a table (top-level keys are sections)")

@@ -21,6 +21,7 @@ import numpy as np
 
 import agent
 from agent import _state
+from agent._config import deep_merge
 
 COUNTRIES = ("US", "GB", "DE", "FR", "IN", "BR")
 WINDOW = 500
@@ -90,18 +91,8 @@ def demo_config(data_dir: str, webhook: str | None = None) -> dict[str, Any]:
         from plugins.recsys.demo import demo_config as recsys_config
     except ImportError:
         return config
-    return _merge(config, recsys_config())
+    return deep_merge(config, recsys_config())
 
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``extra`` merged in, tables merged recursively."""
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 class _EventLog:

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 _PID_KEY = PREDICTION_KEY  # value: (prediction id, model name)
-_time_ns = time.time_ns
 _perf = time.perf_counter
 _attach = otel_context.attach
 _detach = otel_context.detach
@@ -238,7 +237,7 @@ def _sdk_attributes_are_patchable() -> bool:
     try:
         from opentelemetry.sdk.trace import TracerProvider
 
-        span: Any = TracerProvider().get_tracer("probe").start_span("probe")
+        span: Any = TracerProvider(shutdown_on_exit=False).get_tracer("probe").start_span("probe")
         store = span._attributes._dict
         store["probe"] = 1
         ok = dict(span.attributes) == {"probe": 1}

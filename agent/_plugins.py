@@ -73,7 +73,7 @@ class PluginHost:
     def register(self, plugin: Any, name: str, source: str) -> None:
         """Register one plugin object under ``name`` (suffixed when the name is taken)."""
         unique, i = name, 1
-        while self.pm.has_plugin(unique) or self.pm.get_plugin(unique) is not None:
+        while self.pm.has_plugin(unique):
             i += 1
             unique = f"{name}#{i}"
         self.pm.register(plugin, name=unique)
@@ -122,22 +122,6 @@ class PluginHost:
             if ok and value is not None:
                 results.append(value)
         return results
-
-    def call_first(self, hook_name: str, **kwargs: Any) -> Any:
-        """Call implementations until one returns non-None (firstresult); exceptions propagate.
-
-        Used by delivery, where the caller retries on failure; the failure is still counted.
-        """
-        for impl in self._impls(hook_name):
-            try:
-                value = impl.function(*[kwargs[a] for a in impl.argnames])
-            except Exception as exc:
-                self._failed(impl, hook_name, exc)
-                raise
-            if value is not None:
-                self._succeeded(impl)
-                return value
-        return None
 
     def configure(self, **kwargs: Any) -> None:
         """Call ``infersight_configure``: a ConfigError fails init, other errors disable the plugin."""

@@ -85,13 +85,10 @@ class FailureCounter:
 
     def __init__(self) -> None:
         self._counts = {s: itertools.count() for s in ("traces", "metrics", "logs")}
-        self.on_failure: Callable[[str], None] | None = None
 
     def failed(self, signal: str) -> None:
         """Record one failed export of ``signal``."""
         next(self._counts[signal])
-        if self.on_failure is not None:
-            self.on_failure(signal)
 
     def total(self, signal: str) -> int:
         """Failed exports of ``signal`` so far."""

@@ -6,10 +6,10 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
 
-from agent._config import resolve
+from agent._config import Settings, redact_data, resolve
 from agent._errors import ConfigError
+from agent._plugins import LoadedPlugin
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -20,39 +20,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
-def _check_config(path: str | None) -> tuple[Any, list[Any]]:
-    """Resolve a config and run every plugin's validation of its own section, without exporting."""
+def _check_config(path: str | None) -> tuple[Settings, list[LoadedPlugin]]:
+    """Resolve a config and run every plugin's validation of its own table, exporting nothing.
+
+    The same ``configure_plugins`` step as ``agent.init``, on an agent whose exporter is
+    off and whose data directory is a throwaway one.
+    """
     import tempfile
+    from dataclasses import replace
 
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk.metrics import MeterProvider
-
-    from agent._config import unknown_sections
-    from agent._logging import make_logger
-    from agent._plugins import PluginHost
-    from agent._runtime import PluginContext
+    from agent._agent import Agent
 
     settings = resolve(path)
-    log, _ = make_logger(LoggerProvider(), stream=None)
-    host = PluginHost(log)
-    p = settings.plugins
-    host.load(p["enabled"], p["paths"], p["entry_points"], p["disabled"])
     with tempfile.TemporaryDirectory() as tmp:
-        from pathlib import Path
-
-        from agent._agent import model_info
-
-        models = {name: model_info(name, table) for name, table in settings.models.items()}
-        ctx = PluginContext(
-            config=settings.raw, data_dir=Path(tmp), meter=MeterProvider().get_meter("check"), log=log, models=models
+        checking = replace(
+            settings,
+            exporter={**settings.exporter, "type": "none"},
+            agent={**settings.agent, "data_dir": tmp, "stderr_level": "off"},
         )
-        ctx.hook = host.pm.hook
-        host.configure(config=settings.raw, agent=ctx)
-        host.call("infersight_shutdown", agent=ctx)
-    unknown = unknown_sections(settings, ctx.claimed_sections)
-    if unknown:
-        raise ConfigError(unknown[0], settings.raw[unknown[0]], "a core section or one claimed by a loaded plugin")
-    return settings, host.describe()
+        agent = Agent(checking)
+        try:
+            agent.configure_plugins()
+            return settings, agent.host.describe()
+        finally:
+            agent.host.call("infersight_shutdown", agent=agent.context)
+            agent.pipelines.shutdown(1.0)
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
@@ -62,30 +54,12 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
         print(f"config error: {exc}", file=sys.stderr)
         return 1
     redacted = settings.redacted()
-    redacted["plugin_sections"] = _redact_sections(
+    redacted["plugin_sections"] = redact_data(
         {k: v for k, v in settings.raw.items() if k not in redacted and k != "models"}
     )
     print(f"{args.file}: OK ({len(plugins)} plugins loaded)")
     print(json.dumps(redacted, indent=2, default=str))
     return 0
-
-
-_SECRET_WORDS = ("password", "token", "secret", "authorization", "api_key", "apikey", "headers")
-
-
-def _redact_sections(data: Any, key: str = "") -> Any:
-    """Mask values of secret-looking keys and credentials in URLs, recursively (for printing)."""
-    from agent._config import redact_url
-
-    if isinstance(data, dict):
-        return {k: _redact_sections(v, str(k)) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_redact_sections(v, key) for v in data]
-    if any(w in key.lower() for w in _SECRET_WORDS):
-        return "***"
-    if isinstance(data, str) and data.startswith(("http://", "https://")):
-        return redact_url(data)
-    return data
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:

@@ -6,29 +6,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from agent._config import _TOKENISH, REDACTED, redact_url
+from agent._config import _TOKENISH, REDACTED, is_secret_key, redact_data, redact_url
 from agent._types import Channel
 
 __all__ = ["redact_options", "redact_url", "redacted_channel_config", "scrub"]
 
 MASK = REDACTED
-SECRET_OPTION_KEYS = frozenset({"password", "token", "secret", "api_key", "apikey", "authorization"})
 
 
 def redact_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Channel options with URLs redacted, header values and secret-named options masked."""
-    out: dict[str, Any] = {}
-    for key, value in options.items():
-        lower = key.lower()
-        if lower in SECRET_OPTION_KEYS or lower.endswith(("_password", "_token", "_secret")):
-            out[key] = MASK if value else value
-        elif lower == "headers" and isinstance(value, Mapping):
-            out[key] = {h: MASK for h in value}
-        elif isinstance(value, str) and (lower == "url" or lower.endswith("_url")):
-            out[key] = redact_url(value)
-        else:
-            out[key] = value
-    return out
+    return dict(redact_data(options))
 
 
 def redacted_channel_config(
@@ -49,7 +37,7 @@ def channel_secrets(channel: Channel) -> list[str]:
     secrets: list[str] = []
     for key, value in channel.options.items():
         lower = key.lower()
-        if lower in SECRET_OPTION_KEYS or lower.endswith(("_password", "_token", "_secret")):
+        if is_secret_key(key):
             if isinstance(value, str):
                 secrets.append(value)
         elif lower == "headers" and isinstance(value, Mapping):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent import futures
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, TypeVar
 
 import grpc
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
@@ -25,6 +25,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
+
+from tests.support._base import LoopbackServer
 
 Mode = Literal["ok", "hang", "error"]
 SignalName = Literal["traces", "metrics", "logs"]
@@ -275,40 +277,19 @@ def closed_port() -> int:
 # ---------------------------------------------------------------- shared receiver state
 
 
-class _ReceiverBase:
+class _ReceiverBase(LoopbackServer):
     """Request store, mode switch and query API shared by the gRPC and HTTP receivers."""
 
     def __init__(self, mode: Mode, port: int) -> None:
         if mode not in _MODES:
             raise ValueError(f"mode={mode!r}: expected one of {_MODES}")
+        super().__init__(port)
         self._mode: Mode = mode
-        self._port = port
         # RLock so predicates passed to wait_for may call the query methods, which lock too.
         self._cond = threading.Condition(threading.RLock())
         self._received: list[Received] = []
         self._held: set[threading.Event] = set()
         self._running = False
-
-    # lifecycle -------------------------------------------------------
-    def start(self) -> None:
-        """Start listening (on the same port as before when restarted)."""
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        """Stop listening; requests held by "hang" are released first, so this returns promptly."""
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The TCP port (known once started; kept across restarts)."""
-        return self._port
 
     @property
     def endpoint(self) -> str:

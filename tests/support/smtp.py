@@ -13,11 +13,12 @@ import email.policy
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any, Self
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from tests.support._base import LoopbackServer
 from tests.support.otlp import closed_port
 
 
@@ -48,13 +49,13 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-class SMTPReceiver:
+class SMTPReceiver(LoopbackServer):
     """SMTP server on 127.0.0.1; with ``credentials`` it offers AUTH PLAIN/LOGIN (no TLS) for that login."""
 
     def __init__(self, port: int = 0, credentials: tuple[str, str] | None = None) -> None:
         self._cond = threading.Condition()
         self._messages: list[SMTPMessage] = []
-        self._port = port
+        super().__init__(port)
         self._credentials = credentials
         self._controller: Controller | None = None
 
@@ -94,22 +95,10 @@ class SMTPReceiver:
         self._controller.stop()
         self._controller = None
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def host(self) -> str:
         """Always ``127.0.0.1``."""
         return "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        """The TCP port (known once started; kept across restarts)."""
-        return self._port
 
     @property
     def messages(self) -> list[SMTPMessage]:

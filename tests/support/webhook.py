@@ -12,7 +12,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
+
+from tests.support._base import LoopbackServer
 
 ALERTMANAGER_ALERTS_PATH = "/api/v2/alerts"
 
@@ -87,7 +89,7 @@ class _WebhookServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """HTTP server on 127.0.0.1 recording each request; answers follow ``statuses``, then the default."""
 
     def __init__(
@@ -99,7 +101,7 @@ class WebhookReceiver:
     ) -> None:
         self._cond = threading.Condition()
         self._requests: list[WebhookRequest] = []
-        self._port = port
+        super().__init__(port)
         self._server: _WebhookServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -155,18 +157,6 @@ class WebhookReceiver:
             self._thread.join(5.0)
         self._server = None
         self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The TCP port (known once started; kept across restarts)."""
-        return self._port
 
     @property
     def url(self) -> str:

@@ -52,10 +52,13 @@ def test_drift_exits_one_on_drift_and_zero_without(tmp_path: Path, capsys: pytes
     np.savez(tmp_path / "same.npz", a=rng.normal(size=600), b=rng.normal(size=600))
     np.savez(tmp_path / "shifted.npz", a=rng.normal(1.0, 1.0, size=600), b=rng.normal(size=600))
     assert main(["drift", str(tmp_path / "ref.npz"), str(tmp_path / "same.npz"), "--tests", "none"]) == 0
-    assert main(["drift", str(tmp_path / "ref.npz"), str(tmp_path / "shifted.npz"), "--json"]) == 1
+    html = tmp_path / "drift.html"
+    assert main(["drift", str(tmp_path / "ref.npz"), str(tmp_path / "shifted.npz"), "--json", "--html", str(html)]) == 1
     out = capsys.readouterr().out
     report = json.loads(out[out.index("{"):])
     assert report["drifted"] is True
+    page = html.read_text()
+    assert "<html" in page.lower() and ">a<" in page  # the drifted feature's row is in the page
 
 
 def test_validate_and_schema_infer_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

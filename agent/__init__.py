@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent import _agent, _state
+from agent import _agent, _artifacts, _state
 from agent._config import redact_url
 from agent._errors import ConfigError
 from agent._ids import new_event_id
@@ -99,15 +99,15 @@ def set_reference(model: str, rows: Any) -> None:
 def record_artifact(model: str, path_or_bytes: Any) -> str | None:
     """Record the artifact ``model`` was loaded from (a path or bytes); returns its ``sha256:`` digest.
 
-    The SHA-256 and size are logged at init (or now, when running), added to the
-    model's spans as ``ml.model.artifact.sha256``, and compared with the model's
-    ``expected_digest`` pin: a mismatch is a Signal and an error event, never an
-    exception. Returns None when the artifact cannot be read (reported, not raised).
+    Hashed here, on the calling thread (call it where the model is loaded). The digest
+    is added to the model's spans as ``ml.model.artifact.sha256`` and handed to plugins
+    (``infersight_artifact_recorded``): the health plugin logs it and compares it with the
+    model's ``expected_digest`` pin, a mismatch being a Signal and an error event, never
+    an exception. Before ``init`` it is kept and delivered at init. Returns None when the
+    artifact cannot be read (reported by the health plugin, not raised).
     """
-    from plugins.health import record_artifact as _record
-
-    identity = _record(model, path_or_bytes)
-    return f"sha256:{identity.sha256}" if identity is not None else None
+    identity = _artifacts.record(model, path_or_bytes)
+    return identity.digest or None
 
 
 def log_feedback(

@@ -10,8 +10,9 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,16 +23,17 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from agent import _state
-from agent._capture import Capture, UnprocessableError, _assemble, rows_of
+from agent._capture import Capture, UnprocessableError, _assemble, redact_columns, rows_of
 from agent._config import Settings, redact_url, resolve, unknown_sections
-from agent._errors import ConfigError
+from agent._errors import ConfigError, describe_exception
 from agent._histogram import LatencyHistograms
 from agent._ids import IdGenerator
 from agent._logging import make_logger
 from agent._plugins import PluginHost
 from agent._runtime import PluginContext
+from agent._tables import load_table
 from agent._telemetry import Pipelines, build_pipelines
-from agent._types import FeedbackEvent, ModelInfo, RecordBatch, Signal
+from agent._types import ArtifactIdentity, FeedbackEvent, ModelInfo, RecordBatch, Signal
 from agent._worker import Worker
 from agent.semconv import (
     AGENT_DROPPED,
@@ -84,6 +86,8 @@ class TestingHooks:
     span_processors: Sequence[SpanProcessor] = ()
     metric_readers: Sequence[MetricReader] = ()
     log_processors: Sequence[LogRecordProcessor] = ()
+    plugins: Sequence[tuple[str, Any]] = ()  # (name, object) registered before configure, like entry points
+    clock: Callable[[], float] | None = None  # the worker's and plugins' wall clock (a test's manual clock)
 
 
 def model_info(name: str, table: Mapping[str, Any]) -> ModelInfo:
@@ -144,9 +148,12 @@ class Agent:
         self.models: dict[str, ModelInfo] = {}
         for name, table in settings.models.items():
             self.models[name] = self._model_info(name, table)
-        self.host = PluginHost(self.log, settings.agent["plugin_max_failures"])
+        self.host = PluginHost(self.log, settings.agent["plugin_max_failures"],
+                               configure_timeout=settings.agent["plugin_configure_timeout"])
         self.host.on_error = lambda plugin, hook: self._count_plugin_error()
+        clock = self.testing.clock or time.time
         self.context = PluginContext(
+            clock=clock,
             config=settings.raw,
             data_dir=settings.data_dir,
             meter=self.meter,
@@ -154,9 +161,10 @@ class Agent:
             models=self.models,
             resource=self.pipelines.resource,
             new_log_exporter=self.pipelines.new_log_exporter,
+            notify=lambda n, c: self.host.notify(n, c, settings.agent["notify_timeout"]),
         )
-        self.context.hook = self.host.pm.hook
         self.worker = Worker(self)
+        self.worker.clock = clock
         self._data_dir_problem: str | None = None
 
     # -- start / stop ---------------------------------------------------------------
@@ -169,6 +177,8 @@ class Agent:
         """
         plugins = self.settings.plugins
         self.host.load(plugins["enabled"], plugins["paths"], plugins["entry_points"], plugins["disabled"])
+        for name, obj in self.testing.plugins:
+            self.host.register(obj, name, "agent.testing")
         self.host.configure(config=self.settings.raw, agent=self.context)
         unknown = unknown_sections(self.settings, self.context.claimed_sections)
         if unknown:
@@ -183,8 +193,16 @@ class Agent:
         except OSError as exc:
             self._data_dir_problem = f"{type(exc).__name__}: {exc}"
         self.configure_plugins()
+        references = self._load_references()
         for info in self.models.values():
             self.worker.track(info, self.stats_queue_for(info))
+        # Before any traffic: control operations keep their order relative to the calls around them.
+        for name, rows in references.items():
+            self.set_reference(name, rows)
+        with _state.LOCK:
+            recorded = list(_state.ARTIFACTS.values())
+        for identity in recorded:
+            self.artifact_recorded(identity)
         self.worker.start()
         self.log.info(
             EVENT_STARTED,
@@ -197,6 +215,31 @@ class Agent:
         if self._data_dir_problem:
             self.log.error("ml.agent.data_dir_unusable", path=str(self.settings.data_dir),
                            needed="write", error=self._data_dir_problem)
+
+    def _load_references(self) -> dict[str, Any]:
+        """Read each ``[models.NAME] reference`` file; a file that cannot be used fails init naming the key."""
+        out: dict[str, Any] = {}
+        for name, table in self.settings.models.items():
+            path = table.get("reference")
+            if not path:
+                continue
+            try:
+                out[name] = load_table(Path(path).expanduser())
+            except ImportError as exc:
+                raise ConfigError(f"models.{name}.reference", path, f"a file this install can read ({exc})") from None
+            except (OSError, ValueError) as exc:
+                expected = f"a readable .npz, .npy, .csv or .parquet table ({describe_exception(exc)})"
+                raise ConfigError(f"models.{name}.reference", path, expected) from None
+        return out
+
+    def register_plugin(self, plugin: Any, name: str) -> str:
+        """Register a plugin object now (configured at once, as ``infersight_configure`` is historic)."""
+        return self.host.register(plugin, name, "register_plugin")
+
+    def artifact_recorded(self, identity: ArtifactIdentity) -> None:
+        """Queue an identified artifact for ``infersight_artifact_recorded`` on the worker."""
+        info = self.models.get(identity.model) or self.register_model(identity.model)
+        self.worker.control.append(("artifact", (info, identity)))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Drain the worker (plugins see every queued row), then flush telemetry exporters."""
@@ -358,16 +401,21 @@ class Agent:
     def set_reference(self, model: str, rows: Any) -> None:
         """Normalise reference rows and hand them to the plugins on the worker thread."""
         info = self.models.get(model) or self.register_model(model)
-        try:
-            got = rows_of(rows, info)
-        except UnprocessableError as exc:
-            raise ValueError(f"set_reference({model!r}): cannot use {exc}") from None
+        if _is_columns(rows):
+            got: Any = {str(k): np.asarray(v) for k, v in rows.items()}
+        else:
+            try:
+                got = rows_of(rows, info)
+            except UnprocessableError as exc:
+                raise ValueError(f"set_reference({model!r}): cannot use {exc}") from None
         if isinstance(got, dict):
             columns = dict(got)
             n = len(next(iter(columns.values()))) if columns else 0
         else:
             n = len(got)
             columns = _assemble(got, [], n)
+        # Reference rows are data entering the agent like captures: the model's redaction applies.
+        columns = redact_columns(columns, info)
         batch = RecordBatch(
             prediction_ids=tuple("reference" for _ in range(n)),
             row_index=np.arange(n),
@@ -388,6 +436,14 @@ class Agent:
         else:
             self.count_drop("feedback_dispatch")
         return event
+
+
+def _is_columns(rows: Any) -> bool:
+    """A mapping of equal-length 1-D arrays (what ``load_table`` returns): columns, not one row."""
+    if not isinstance(rows, Mapping) or not rows:
+        return False
+    lengths = {len(v) if isinstance(v, np.ndarray) and v.ndim == 1 else -1 for v in rows.values()}
+    return len(lengths) == 1 and -1 not in lengths
 
 
 # -- module-level lifecycle (the public functions in agent/__init__ call these) ------------

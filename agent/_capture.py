@@ -93,7 +93,8 @@ def _column(values: Sequence[Any]) -> np.ndarray:
     return out
 
 
-def _redact(columns: dict[str, np.ndarray], model: ModelInfo) -> dict[str, np.ndarray]:
+def redact_columns(columns: dict[str, np.ndarray], model: ModelInfo) -> dict[str, np.ndarray]:
+    """Apply the model's ``redact_drop`` and ``redact_hash`` to columns (in place; returned)."""
     drop = model.options.get("redact_drop", ())
     hashed = model.options.get("redact_hash", ())
     for name in drop:
@@ -203,7 +204,7 @@ def build_batch(captures: Sequence[Capture]) -> tuple[RecordBatch | None, dict[s
         prediction_ids=tuple(pids),
         row_index=np.asarray(row_index, dtype=np.int64),
         timestamps=np.asarray(stamps, dtype=np.float64),
-        columns=_redact(columns, model),
+        columns=redact_columns(columns, model),
         outputs=_stack_outputs(outputs) if with_outputs else None,
         trace_ids=tuple(traces),
         span_ids=tuple(spans),

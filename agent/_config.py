@@ -8,16 +8,32 @@ parsed with ``tomllib`` and checked against the schema below, never evaluated.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent._errors import ConfigError
+from agent._keys import (
+    Key,
+    boolean,
+    nonempty_string,
+    one_of,
+    optional,
+    parse_table,
+    positive_int,
+    positive_number,
+    ratio,
+    seconds,
+    str_list,
+    str_table,
+    string,
+    unknown_key,
+)
+from agent._redact import redact_data, redact_url
 
 # Environment variables (OpenTelemetry ones mean what the specification says).
 ENV_CONFIG = "INFERSIGHT_CONFIG"
@@ -56,85 +72,10 @@ SAMPLERS = (
 )  # fmt: skip
 LOG_LEVELS = ("debug", "info", "warning", "error")
 TASKS = ("classification", "regression", "ranking", "recommendation", "generation", "other")
-BUILTIN_PLUGINS = ("drift", "validation", "feedback", "recsys", "alerts", "notifiers", "health")
-
-
-@dataclass(frozen=True)
-class _Key:
-    """One scalar config key: its check, default and environment variable."""
-
-    check: Callable[[str, Any], Any]
-    default: Any
-    env: str | None = None
-    parse_env: Callable[[str], Any] | None = None
-
-
-def _str(key: str, v: Any) -> str:
-    if not isinstance(v, str):
-        raise ConfigError(key, v, "a string")
-    return v
-
-
-def _nonempty_str(key: str, v: Any) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ConfigError(key, v, "a non-empty string")
-    return v
-
-
-def _bool(key: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ConfigError(key, v, "true or false")
-    return v
-
-
-def _pos_int(key: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-        raise ConfigError(key, v, "a positive integer")
-    return v
-
-
-def _pos_float(key: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0 or v == float("inf"):
-        raise ConfigError(key, v, "a positive number")
-    return float(v)
-
-
-def _ratio(key: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
-        raise ConfigError(key, v, "a number between 0 and 1")
-    return float(v)
-
-
-def _one_of(options: tuple[str, ...]) -> Callable[[str, Any], str]:
-    def check(key: str, v: Any) -> str:
-        if v not in options:
-            raise ConfigError(key, v, "one of " + ", ".join(repr(o) for o in options))
-        return str(v)
-
-    return check
-
-
-def _str_list(key: str, v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
-        raise ConfigError(key, v, "a list of strings")
-    return tuple(v)
-
-
-def _str_table(key: str, v: Any) -> dict[str, str]:
-    if not isinstance(v, Mapping) or not all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()):
-        raise ConfigError(key, v, "a table of string keys to string values")
-    return dict(v)
-
-
-def _optional(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
-    def opt(key: str, v: Any) -> Any:
-        return None if v is None else check(key, v)
-
-    return opt
 
 
 def _endpoint(key: str, v: Any) -> str:
-    v = _str(key, v)
+    v = string(key, v)
     parsed = urllib.parse.urlsplit(v)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ConfigError(key, redact_url(v), "an http:// or https:// URL with a host")
@@ -188,68 +129,71 @@ def parse_kv_list(text: str) -> dict[str, str]:
     return out
 
 
-SCHEMA: dict[str, dict[str, _Key]] = {
+SCHEMA: dict[str, dict[str, Key]] = {
     "service": {
-        "name": _Key(_nonempty_str, "infersight-service", OTEL_SERVICE_NAME),
-        "instance_id": _Key(_optional(_nonempty_str), None),
-        "attributes": _Key(_str_table, {}, OTEL_RESOURCE_ATTRIBUTES, parse_kv_list),
+        "name": Key(nonempty_string, "infersight-service", OTEL_SERVICE_NAME),
+        "instance_id": Key(optional(nonempty_string), None),
+        "attributes": Key(str_table, {}, OTEL_RESOURCE_ATTRIBUTES, parse_kv_list),
     },
     "exporter": {
-        "type": _Key(_optional(_one_of(EXPORTER_TYPES)), None, ENV_EXPORTER),
-        "endpoint": _Key(_optional(_endpoint), None, OTEL_ENDPOINT),
-        "protocol": _Key(_one_of(PROTOCOLS), "http/protobuf", OTEL_PROTOCOL),
-        "headers": _Key(_str_table, {}, OTEL_HEADERS, parse_kv_list),
-        "timeout": _Key(_pos_float, 10.0, OTEL_TIMEOUT, _env_ms),
-        "insecure": _Key(_optional(_bool), None, OTEL_INSECURE, _env_bool),
-        "certificate": _Key(_optional(_str), None, OTEL_CERTIFICATE),
-        "compression": _Key(_one_of(("none", "gzip")), "none", OTEL_COMPRESSION),
-        "max_file_bytes": _Key(_pos_int, 50 * 1024 * 1024),
-        "max_files": _Key(_pos_int, 5),
+        "type": Key(optional(one_of(*EXPORTER_TYPES)), None, ENV_EXPORTER),
+        "endpoint": Key(optional(_endpoint), None, OTEL_ENDPOINT),
+        "protocol": Key(one_of(*PROTOCOLS), "http/protobuf", OTEL_PROTOCOL),
+        "headers": Key(str_table, {}, OTEL_HEADERS, parse_kv_list),
+        "timeout": Key(seconds(3600.0), 10.0, OTEL_TIMEOUT, _env_ms),
+        "insecure": Key(optional(boolean), None, OTEL_INSECURE, _env_bool),
+        "certificate": Key(optional(string), None, OTEL_CERTIFICATE),
+        "compression": Key(one_of("none", "gzip"), "none", OTEL_COMPRESSION),
+        "max_file_bytes": Key(positive_int, 50 * 1024 * 1024),
+        "max_files": Key(positive_int, 5),
     },
     "traces": {
-        "sampler": _Key(_one_of(SAMPLERS), "parentbased_always_on", OTEL_SAMPLER),
-        "sampler_arg": _Key(_ratio, 1.0, OTEL_SAMPLER_ARG, _env_float),
+        "sampler": Key(one_of(*SAMPLERS), "parentbased_always_on", OTEL_SAMPLER),
+        "sampler_arg": Key(ratio, 1.0, OTEL_SAMPLER_ARG, _env_float),
     },
     "metrics": {
-        "export_interval": _Key(_pos_float, 10.0, OTEL_METRIC_INTERVAL, _env_ms),
+        "export_interval": Key(positive_number, 10.0, OTEL_METRIC_INTERVAL, _env_ms),
     },
     "agent": {
-        "disabled": _Key(_bool, False, ENV_DISABLED, _env_bool),
-        "data_dir": _Key(_nonempty_str, "infersight-data", ENV_DATA_DIR),
-        "queue_size": _Key(_pos_int, 10_000, ENV_QUEUE_SIZE, _env_int),
-        "stats_queue_size": _Key(_pos_int, 200_000),
-        "batch_size": _Key(_pos_int, 1_000),
-        "tick_interval": _Key(_pos_float, 1.0),
-        "signal_window": _Key(_pos_float, 60.0),
-        "shutdown_timeout": _Key(_pos_float, 10.0),
-        "plugin_max_failures": _Key(_pos_int, 10),
-        "set_global_providers": _Key(_bool, False),
-        "log_level": _Key(_one_of(LOG_LEVELS), "info", ENV_LOG_LEVEL),
-        "stderr_level": _Key(_one_of((*LOG_LEVELS, "off")), "warning"),
+        "disabled": Key(boolean, False, ENV_DISABLED, _env_bool),
+        "data_dir": Key(nonempty_string, "infersight-data", ENV_DATA_DIR),
+        "queue_size": Key(positive_int, 10_000, ENV_QUEUE_SIZE, _env_int),
+        "stats_queue_size": Key(positive_int, 200_000),
+        "batch_size": Key(positive_int, 1_000),
+        "tick_interval": Key(seconds(3600.0), 1.0),
+        "signal_window": Key(seconds(), 60.0),
+        "shutdown_timeout": Key(seconds(3600.0), 10.0),
+        "plugin_max_failures": Key(positive_int, 10),
+        "plugin_configure_timeout": Key(seconds(3600.0), 30.0),
+        "notify_timeout": Key(seconds(3600.0), 60.0),
+        "set_global_providers": Key(boolean, False),
+        "log_level": Key(one_of(*LOG_LEVELS), "info", ENV_LOG_LEVEL),
+        "stderr_level": Key(one_of(*(*LOG_LEVELS, "off")), "warning"),
     },
     "plugins": {
-        "enabled": _Key(_str_list, BUILTIN_PLUGINS, ENV_PLUGINS, lambda t: [p for p in t.split(",") if p]),
-        "paths": _Key(_str_list, ()),
-        "entry_points": _Key(_bool, True),
-        "disabled": _Key(_str_list, ()),
+        # None: every built-in plugin (the entry points this distribution ships).
+        "enabled": Key(optional(str_list), None, ENV_PLUGINS, lambda t: [p for p in t.split(",") if p]),
+        "paths": Key(str_list, ()),
+        "entry_points": Key(boolean, True),
+        "disabled": Key(str_list, ()),
     },
 }
 
 # Keys allowed in a ``[models.NAME]`` table; plugin-specific per-model settings live in
 # the plugin's own table (``[drift.models.NAME]``).
-MODEL_KEYS: dict[str, _Key] = {
-    "version": _Key(_str, ""),
-    "task": _Key(_one_of(TASKS), "other"),
-    "capture": _Key(_bool, False),
-    "capture_outputs": _Key(_bool, True),
-    "sample_rate": _Key(_ratio, 1.0),
-    "feature_names": _Key(_str_list, ()),
-    "redact_drop": _Key(_str_list, ()),
-    "redact_hash": _Key(_str_list, ()),
-    "artifact": _Key(_optional(_str), None),
-    "expected_version": _Key(_optional(_str), None),
-    "expected_digest": _Key(_optional(_str), None),
-    "reference": _Key(_optional(_str), None),
+MODEL_KEYS: dict[str, Key] = {
+    "version": Key(string, ""),
+    "task": Key(one_of(*TASKS), "other"),
+    "capture": Key(boolean, False),
+    "capture_outputs": Key(boolean, True),
+    "sample_rate": Key(ratio, 1.0),
+    "feature_names": Key(str_list, ()),
+    "redact_drop": Key(str_list, ()),
+    "redact_hash": Key(str_list, ()),
+    "artifact": Key(optional(string), None),
+    "expected_version": Key(optional(string), None),
+    "expected_digest": Key(optional(string), None),
+    "reference": Key(optional(string), None),
 }
 
 
@@ -293,56 +237,6 @@ class Settings:
         return out
 
 
-REDACTED = "***"
-# A path segment that may be a credential (Slack/Teams/Discord webhooks put the token in the
-# path): 16+ characters, or 8+ that are not a plain lowercase word. Over-masking is the safe side.
-_TOKENISH = re.compile(r"^(?![a-z]+$)[^/]{8,}$|^[^/]{16,}$")
-
-
-SECRET_KEYS = frozenset({"password", "token", "secret", "api_key", "apikey", "authorization"})
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether a config key names a secret (``password``, ``smtp_password``, ``api_key``, ...)."""
-    low = key.lower()
-    return low in SECRET_KEYS or low.endswith(("_password", "_token", "_secret"))
-
-
-def redact_data(data: Any, key: str = "") -> Any:
-    """Config data safe to log or print, recursively: secret-named values and every header value
-    masked, credentials and tokens in URLs redacted (``redact_url``)."""
-    if isinstance(data, Mapping):
-        if key.lower() == "headers":
-            return {str(name): REDACTED for name in data}
-        return {str(k): redact_data(v, str(k)) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [redact_data(v, key) for v in data]
-    if is_secret_key(key):
-        return REDACTED if data else data
-    if isinstance(data, str) and data.startswith(("http://", "https://")):
-        return redact_url(data)
-    return data
-
-
-def redact_url(url: str) -> str:
-    """The URL with userinfo, every query value, the fragment and token-like path segments masked."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        port = parts.port
-    except ValueError:
-        return REDACTED
-    netloc = host + (f":{port}" if port else "")
-    if parts.username is not None or parts.password is not None:
-        netloc = f"{REDACTED}@{netloc}"
-    path = "/".join(REDACTED if _TOKENISH.match(seg) else seg for seg in parts.path.split("/"))
-    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    query = urllib.parse.urlencode([(k, REDACTED) for k, _ in pairs], safe="*")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, path, query, ""))
-
-
 def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a TOML config file; a missing file or bad TOML is a ConfigError naming the path."""
     p = Path(path).expanduser()
@@ -353,6 +247,12 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError("config file", str(p), "an existing TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config file", str(p), f"valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError("config file", str(p), "a UTF-8 text file (TOML)") from None
+    except IsADirectoryError:
+        raise ConfigError("config file", str(p), "a TOML file, not a directory") from None
+    except OSError as exc:
+        raise ConfigError("config file", str(p), f"a readable file ({exc.strerror or type(exc).__name__})") from None
 
 
 def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -396,8 +296,7 @@ def resolve(
         expl_sec = explicit.get(section, {})
         for key in list(file_sec) + list(expl_sec):
             if key not in keys:
-                raise ConfigError(f"{section}.{key}", expl_sec.get(key, file_sec.get(key)),
-                                  "one of the keys " + ", ".join(sorted(keys)))
+                raise unknown_key(f"{section}.{key}", None, keys)
         out: dict[str, Any] = {}
         for key, spec in keys.items():
             path = f"{section}.{key}"
@@ -439,14 +338,7 @@ def _resolve_models(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for name, table in data.items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"models.{name}", table, "a table")
-        model: dict[str, Any] = {}
-        for key in table:
-            if key not in MODEL_KEYS:
-                raise ConfigError(f"models.{name}.{key}", table[key],
-                                  "one of the keys " + ", ".join(sorted(MODEL_KEYS)))
-        for key, spec in MODEL_KEYS.items():
-            model[key] = spec.check(f"models.{name}.{key}", table[key]) if key in table else spec.default
-        out[str(name)] = model
+        out[str(name)] = parse_table(f"models.{name}", table, MODEL_KEYS)
     return out
 
 

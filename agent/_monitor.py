@@ -24,6 +24,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from agent import _state
+from agent._artifacts import digest_of
 from agent._capture import Capture
 from agent._logging import PREDICTION_KEY
 from agent._types import ModelInfo
@@ -61,19 +62,6 @@ def current_model() -> str | None:
     """The model name of the monitored call running in this context, or None outside one."""
     value = otel_context.get_value(_PID_KEY)
     return value[1] if isinstance(value, tuple) else None
-
-
-def _artifact_digest(model: str) -> str | None:
-    """The model's recorded artifact SHA-256 when the health plugin knows it (looked up at bind time)."""
-    try:
-        from plugins.health import artifact_identity
-    except ImportError:
-        return None
-    try:
-        identity = artifact_identity(model)
-    except Exception:
-        return None
-    return identity.sha256 if identity is not None else None
 
 
 def _batch_size(x: Any) -> int:
@@ -120,7 +108,7 @@ class ModelRuntime:
         self.attrs: dict[str, Any] = {ATTR_MODEL_NAME: info.name, ATTR_MODEL_VERSION: info.version}
         if info.task:
             self.attrs[ATTR_TASK] = info.task
-        digest = _artifact_digest(info.name)
+        digest = digest_of(info.name)
         if digest:
             self.attrs[ATTR_ARTIFACT_SHA256] = digest
         self.capture = info.capture

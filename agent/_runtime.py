@@ -12,7 +12,7 @@ from opentelemetry.metrics import Meter
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.resources import Resource
 
-from agent._types import FeedbackEvent, ModelInfo, Signal
+from agent._types import Channel, FeedbackEvent, ModelInfo, Notification, Signal
 
 
 class PluginContext:
@@ -33,6 +33,7 @@ class PluginContext:
         clock: Callable[[], float] = time.time,
         resource: Resource | None = None,
         new_log_exporter: Callable[[], LogRecordExporter | None] | None = None,
+        notify: Callable[[Notification, Channel], bool | None] | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
@@ -42,9 +43,7 @@ class PluginContext:
         self.resource = resource or Resource.get_empty()
         self._new_log_exporter = new_log_exporter
         self.feedback_sink: Callable[[FeedbackEvent], FeedbackEvent] | None = None
-        # The plugin manager's hook relay, for plugins that call other plugins' hooks
-        # (the alert engine calls ``infersight_notify`` on its delivery thread).
-        self.hook: Any = None
+        self._notify = notify
         self._models = models
         self._claimed: set[str] = set()
         self._pending: list[Signal] = []
@@ -91,6 +90,20 @@ class PluginContext:
         retries failed exports from its store); ordinary events go through ``log``.
         """
         return self._new_log_exporter() if self._new_log_exporter else None
+
+    def notify(self, notification: Notification, channel: Channel) -> bool | None:
+        """Deliver ``notification`` to ``channel`` through the notifier plugins (``infersight_notify``).
+
+        Called from a plugin's own delivery thread. Each notifier runs through the host's
+        guard with the ``agent.notify_timeout`` limit: one that raises or blocks is counted
+        (and disabled by the usual rule) and the next is asked. Returns True when a
+        notifier delivered, None when none handles ``channel.type``; raises the
+        ``DeliveryError`` (or other exception) of the notifier that owns the channel and
+        failed, so the caller can retry.
+        """
+        if self._notify is None:
+            return None
+        return self._notify(notification, channel)
 
     def register_feedback_sink(self, sink: Callable[[FeedbackEvent], FeedbackEvent]) -> None:
         """Make ``sink`` receive every ``agent.log_feedback`` event on the caller's thread.

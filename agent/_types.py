@@ -128,3 +128,22 @@ class Channel:
     name: str
     type: str
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactIdentity:
+    """What was deployed for one model: the artifact's SHA-256 (hex) and size, or why it could not be read.
+
+    ``sha256`` is empty and ``error`` says why when the artifact could not be read.
+    """
+
+    model: str
+    sha256: str
+    size: int
+    path: str | None = None
+    error: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """The digest in pin syntax, ``sha256:<hex>`` (empty when unreadable)."""
+        return f"sha256:{self.sha256}" if self.sha256 else ""

@@ -248,6 +248,9 @@ class Worker:
                 by_model.setdefault(ev.model or "", []).append(ev)
             for name, evs in by_model.items():
                 host.call("infersight_process_feedback", model=self.agent.context.model(name), events=evs)
+        elif kind == "artifact":
+            model, identity = payload
+            host.call("infersight_artifact_recorded", model=model, artifact=identity)
         elif kind == "call":
             payload()
 

@@ -1,7 +1,10 @@
 """Hook specifications: every hook an InferSight plugin can implement.
 
 Grouped by lifecycle. Each hook says when it is called, on which thread, and what a
-return value means. Hooks called on the worker or a delivery thread must not block
+return value means. A plugin implements a hook by defining a method (or module
+function) of the same name, with ``@hookimpl`` or without; it may take any subset of
+the hook's arguments, by name. A method named ``infersight_*`` that is not a hook below
+is rejected at registration, with the closest valid name. Hooks called on the worker or a delivery thread must not block
 for long: the worker serves every plugin in turn, so a slow hook delays the others
 (never the model). A hook that raises is logged with the plugin and hook names,
 counted in ``ml.agent.plugin_errors`` and, after repeated failures, its plugin is
@@ -10,11 +13,12 @@ disabled; the exception never reaches the model's caller nor stops other plugins
 
 from __future__ import annotations
 
+import argparse
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from agent._types import Channel, FeedbackEvent, ModelInfo, Notification, RecordBatch, Signal
+from agent._types import ArtifactIdentity, Channel, FeedbackEvent, ModelInfo, Notification, RecordBatch, Signal
 
 if TYPE_CHECKING:
     from agent._runtime import PluginContext
@@ -35,7 +39,24 @@ def infersight_configure(config: dict[str, Any], agent: PluginContext) -> None:
     ``config`` is the resolved configuration as plain data; a plugin reads its own
     section with ``agent.section(name)`` and validates it, raising ``ConfigError``
     (naming the key path) for bad values: that error fails ``init``. Historic: a
-    plugin registered after init is configured on registration.
+    plugin registered after init (``agent.register_plugin``) is configured on
+    registration. Bounded by ``agent.plugin_configure_timeout``: a plugin that blocks
+    here is disabled and ``init`` goes on without it.
+    """
+
+
+# -- command line (no agent running) --------------------------------------------------
+
+
+@hookspec
+def infersight_add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Called by the ``infersight`` command on the main thread, before it parses arguments.
+
+    Add subcommands with ``subparsers.add_parser(name, help=...)`` and set
+    ``func=callable(args) -> int`` as its default; the int is the exit code (0 = fine,
+    1 = the command found a problem, 2 = bad input). No agent is running and
+    ``infersight_configure`` has not been called: commands read files, not live state.
+    Every installed plugin is asked, whatever the config enables.
     """
 
 
@@ -57,6 +78,15 @@ def infersight_process_records(model: ModelInfo, records: RecordBatch) -> None:
 
     Rows arrive in capture order. The batch is columnar (see ``RecordBatch``); plugins
     must not keep references to more rows than their bounded windows hold.
+    """
+
+
+@hookspec
+def infersight_artifact_recorded(model: ModelInfo, artifact: ArtifactIdentity) -> None:
+    """Called on the worker thread when ``agent.record_artifact`` identified ``model``'s artifact.
+
+    Artifacts recorded before ``init`` are delivered right after configuration. The
+    health plugin compares ``artifact.digest`` with the model's ``expected_digest``.
     """
 
 
@@ -98,8 +128,10 @@ def infersight_notify(notification: Notification, channel: Channel) -> bool | No
     """Called on the alert delivery thread to deliver ``notification`` to ``channel``.
 
     Return ``None`` when this plugin does not handle ``channel.type`` (the next plugin
-    is asked); return ``True`` when delivered. Raise on a delivery failure: the
-    caller retries with backoff and keeps the notification in the outbox.
+    is asked); return ``True`` when delivered. Raise on a delivery failure (``DeliveryError``
+    says whether a retry can help): the caller retries with backoff and keeps the
+    notification in the outbox. Called through the host's guard with a time limit
+    (``PluginContext.notify``): a notifier that raises or blocks costs only its own channel.
     """
 
 

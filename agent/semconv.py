@@ -53,6 +53,7 @@ EVENT_STOPPED = "ml.agent.stopped"
 EVENT_PLUGIN_ERROR = "ml.agent.plugin_error"
 EVENT_PLUGIN_DISABLED = "ml.agent.plugin_disabled"
 EVENT_PLUGIN_LOAD_FAILED = "ml.agent.plugin_load_failed"
+EVENT_PLUGIN_TIMEOUT = "ml.agent.plugin_timeout"
 EVENT_DROPPED = "ml.agent.dropped"
 EVENT_EXPORT_FAILED = "ml.agent.export_failed"
 
@@ -97,6 +98,7 @@ TABLE: tuple[Name, ...] = (
     Name(EVENT_PLUGIN_ERROR, "log", "", "A plugin hook raised; names plugin and hook"),
     Name(EVENT_PLUGIN_DISABLED, "log", "", "A plugin failed too often and was disabled"),
     Name(EVENT_PLUGIN_LOAD_FAILED, "log", "", "An entry point or import path failed to load"),
+    Name(EVENT_PLUGIN_TIMEOUT, "log", "", "A plugin hook overran its time limit; the plugin was disabled"),
     Name(EVENT_DROPPED, "log", "", "Records were dropped (rate-limited event)"),
     Name(EVENT_EXPORT_FAILED, "log", "", "An exporter reported failure (rate-limited event)"),
     Name(SIGNAL_ERROR_RATE, "signal", "1", "Share of calls that raised over the last tick window"),

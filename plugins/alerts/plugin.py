@@ -42,6 +42,13 @@ class AlertsPlugin:
         self._firing: dict[tuple[str, str], int] = {}
 
     @hookimpl
+    def infersight_add_commands(self, subparsers: Any) -> None:
+        """Add ``infersight alerts`` to the command line."""
+        from plugins.alerts.commands import add_commands
+
+        add_commands(subparsers)
+
+    @hookimpl
     def infersight_configure(self, config: dict[str, Any], agent: Any) -> None:
         """Validate ``[alerts]`` (ConfigError fails init), open the outbox, start delivery, re-queue leftovers."""
         cfg = parse_alerts_config(agent.section("alerts"))
@@ -76,10 +83,9 @@ class AlertsPlugin:
                        redelivering=len(leftovers))
 
     def _send(self, notification: Notification, channel: Channel) -> bool | None:
-        hook = getattr(self._agent, "hook", None)
-        if hook is None:
-            raise DeliveryError("no_notifier", "the agent exposes no hook relay", retryable=False)
-        result: bool | None = hook.infersight_notify(notification=notification, channel=channel)
+        if self._agent is None:
+            raise DeliveryError("no_agent", "the alerts plugin was not configured", retryable=False)
+        result: bool | None = self._agent.notify(notification, channel)
         return result
 
     def _observe_firing(self, options: CallbackOptions) -> Iterable[Observation]:

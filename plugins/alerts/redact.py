@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from agent._config import _TOKENISH, REDACTED, is_secret_key, redact_data, redact_url
+from agent.plugin import REDACTED, is_secret_key, is_tokenish, redact_data, redact_url
 from agent._types import Channel
 
 __all__ = ["redact_options", "redact_url", "redacted_channel_config", "scrub"]
@@ -50,7 +50,7 @@ def channel_secrets(channel: Channel) -> list[str]:
                 continue
             secrets.extend(s for s in (parts.username, parts.password) if s)
             secrets.extend(v for _, v in parse_qsl(parts.query, keep_blank_values=False))
-            secrets.extend(seg for seg in parts.path.split("/") if _TOKENISH.match(seg))
+            secrets.extend(seg for seg in parts.path.split("/") if is_tokenish(seg))
     # Longest first so a URL is masked whole before its parts.
     return sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 from agent._errors import ConfigError
 from plugins.drift.correction import Correction
 from plugins.drift.reduction import Reduction
-from plugins.reference import FeatureType
+from agent.plugin import FeatureType
 
 
 class WindowType(Enum):

@@ -38,7 +38,7 @@ from plugins.drift.stats import (
     sorted_reference,
 )
 from plugins.drift.summary import FeatureSummary, summarize_categorical, summarize_numeric
-from plugins.reference import FeatureType, infer_feature_types, to_numeric
+from agent.plugin import FeatureType, infer_feature_types, to_numeric
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from plugins.drift.config import DriftConfig, Multivariate, WindowType, parse_co
 from plugins.drift.detector import ReferenceProfile, WindowReport, build_profile, evaluate
 from plugins.drift.results import DriftResult
 from plugins.drift.windows import ClosedWindow, WindowBuffer
-from plugins.reference import FeatureType, columns_from_rows, load_table
+from agent.plugin import FeatureType, columns_from_rows, load_table
 
 OUTPUT = "output"
 LABEL = "label"
@@ -61,6 +61,13 @@ class DriftPlugin:
         self._lock = threading.Lock()
 
     # -- configuration --------------------------------------------------------------------
+
+    @hookimpl
+    def infersight_add_commands(self, subparsers: Any) -> None:
+        """Add ``infersight drift`` to the command line."""
+        from plugins.drift.commands import add_commands
+
+        add_commands(subparsers)
 
     @hookimpl
     def infersight_configure(self, config: dict[str, Any], agent: PluginContext) -> None:

@@ -16,7 +16,7 @@ from enum import Enum
 import numpy as np
 
 from plugins.drift.stats import value_counts
-from plugins.reference import FeatureType, to_numeric
+from agent.plugin import FeatureType, to_numeric
 
 MAX_ONE_HOT = 20  # one-hot columns per categorical feature: rarer categories share the all-zero code
 

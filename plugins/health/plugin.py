@@ -182,6 +182,13 @@ class HealthPlugin:
         """The last artifact identity recorded for ``model``."""
         return self._identities.get(model)
 
+    @hookimpl
+    def infersight_add_commands(self, subparsers: Any) -> None:
+        """Add ``infersight doctor`` to the command line."""
+        from plugins.health.commands import add_commands
+
+        add_commands(subparsers)
+
     # -- reporting ------------------------------------------------------------------------
 
     def _now(self) -> float:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent._errors import ConfigError
-from plugins.reference import load_table
+from agent.plugin import load_table
 from plugins.validation.schema import Schema, infer_schema, schema_from_mapping, schema_to_toml
 from plugins.validation.validate import Violation, missing_rate_breaches, validate_columns
 

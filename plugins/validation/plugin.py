@@ -18,7 +18,7 @@ from agent._errors import ConfigError
 from agent._runtime import PluginContext
 from agent._types import FeedbackEvent, ModelInfo, RecordBatch, Signal
 from agent.hookspecs import hookimpl
-from plugins.reference import columns_from_rows, load_table
+from agent.plugin import columns_from_rows, load_table
 from plugins.validation import names
 from plugins.validation.config import SECTION, ValidationConfig, parse_config
 from plugins.validation.edgecases import find_edge_cases, point_predictions, row_error
@@ -38,6 +38,13 @@ class ValidationPlugin:
         self._pending: dict[str, list[Signal]] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
+
+    @hookimpl
+    def infersight_add_commands(self, subparsers: Any) -> None:
+        """Add ``infersight validate`` and ``infersight schema infer`` to the command line."""
+        from plugins.validation.commands import add_commands
+
+        add_commands(subparsers)
 
     @hookimpl
     def infersight_configure(self, config: dict[str, Any], agent: PluginContext) -> None:

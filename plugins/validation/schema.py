@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from agent._errors import ConfigError
-from plugins.reference import FeatureType, infer_feature_types
+from agent.plugin import FeatureType, infer_feature_types
 
 __all__ = [
     "FeatureSchema",

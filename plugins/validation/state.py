@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from plugins.reference import to_numeric
+from agent.plugin import to_numeric
 from plugins.validation.config import ModelConfig, ValidationConfig
 from plugins.validation.edgecases import LabelledWindow, PredictionStore, bin_edges, bin_index
 from plugins.validation.outliers import RobustRange, fit_range

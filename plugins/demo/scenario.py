@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 import agent
-from agent import _state
-from agent._config import deep_merge
+from agent.plugin import deep_merge, exporter_type, listen_events, running_plugin
+
 
 COUNTRIES = ("US", "GB", "DE", "FR", "IN", "BR")
 WINDOW = 500
@@ -122,13 +122,12 @@ def run_demo(
     webhook = os.environ.get("INFERSIGHT_DEMO_WEBHOOK") or None
     rng = np.random.default_rng(seed)
     agent.init(demo_config(directory, webhook))
-    running = _state.AGENT
-    if running is None:
+    if not agent.is_running():
         out("The agent is disabled (INFERSIGHT_DISABLED or OTEL_SDK_DISABLED); nothing to show.")
         return 0
     events = _EventLog()
-    running.log_sink.listeners.append(events)
-    exporter = running.settings.exporter_type
+    listen_events(events)
+    exporter = exporter_type()
 
     @agent.monitor(model="fraud", version="3.2", task="classification")
     def predict(features: dict[str, Any]) -> float:
@@ -153,7 +152,7 @@ def run_demo(
             served += 1
         agent.flush()
         _report_phase(out, name, events, mark)
-    alerts_plugin = running.host.plugin("alerts")
+    alerts_plugin = running_plugin("alerts")
     if alerts_plugin is not None:
         alerts_plugin.flush(5.0)
     _report_alerts(out, events, webhook)

@@ -1,7 +1,7 @@
-"""Reference (training) data handling shared by the drift and validation plugins.
+"""Tables of data: loading reference files, turning the shapes users pass into columns, feature types.
 
-Loads a table from a file, turns the shapes users pass to ``agent.set_reference``
-into columns, and infers each feature's type (numeric, categorical, boolean).
+The core loads ``[models.NAME] reference`` files with these; plugins use them (through
+``agent.plugin``) for offline comparisons and schema inference.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests for plugins.reference: table loading, row shapes and feature-type inference."""
+"""Tests for the table helpers (agent.plugin): table loading, row shapes and feature-type inference."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plugins.reference import FeatureType, columns_from_rows, infer_feature_types, load_table, to_numeric
+from agent.plugin import FeatureType, columns_from_rows, infer_feature_types, load_table, to_numeric
 
 
 def test_load_npz_returns_each_array_as_a_column(tmp_path: Path) -> None:

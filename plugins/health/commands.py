@@ -1,0 +1,31 @@
+"""``infersight doctor``: the init checks as a report, contributed by the health plugin."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from agent.plugin import ConfigError, load_config_file
+from plugins.health.doctor import run_doctor
+
+ENV_CONFIG = "INFERSIGHT_CONFIG"
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``infersight doctor``."""
+    doctor = subparsers.add_parser("doctor", help="run the init checks and print a report; non-zero on problems")
+    doctor.add_argument("--config", default=None)
+    doctor.set_defaults(func=run_doctor_command)
+
+
+def run_doctor_command(args: argparse.Namespace) -> int:
+    """0 healthy, 1 problems found, 2 bad config."""
+    path = args.config or os.environ.get(ENV_CONFIG)
+    try:
+        config = load_config_file(path) if path else {}
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    return int(run_doctor(config, sys.stdout))

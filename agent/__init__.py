@@ -11,10 +11,11 @@ from typing import Any
 
 from agent import _agent, _artifacts, _state
 from agent._config import redact_url
-from agent._errors import ConfigError
+from agent._errors import ConfigError, PluginError
 from agent._ids import new_event_id
 from agent._logging import add_trace_context
 from agent._monitor import Observation, current_prediction_id, monitor, observe
+from agent._plugins import instances
 from agent._runtime import PluginContext
 from agent._types import (
     Alert,
@@ -41,6 +42,7 @@ __all__ = [
     "Notification",
     "Observation",
     "PluginContext",
+    "PluginError",
     "RecordBatch",
     "Signal",
     "__version__",
@@ -55,6 +57,7 @@ __all__ = [
     "observe",
     "record_artifact",
     "redact_url",
+    "register_plugin",
     "set_reference",
     "shutdown",
 ]
@@ -83,6 +86,24 @@ def flush(timeout: float = 10.0) -> bool:
 def is_running() -> bool:
     """Whether an agent is initialised and enabled in this process."""
     return _state.AGENT is not None
+
+
+def register_plugin(plugin: Any, name: str | None = None) -> list[str]:
+    """Register a plugin with the running agent now: an object, a class, a factory or a module.
+
+    The same loading rules as an ``infersight`` entry point. The plugin is configured at
+    once (``infersight_configure`` is historic) and sees the calls made after this
+    returns. Raises ``PluginError`` naming the hook when a method named ``infersight_*``
+    is not a hook, and the plugin's ``ConfigError`` for a bad config table. Returns the
+    names registered ([] when the agent is not running).
+    """
+    running = _state.AGENT
+    if running is None:
+        return []
+    objs = instances(plugin)
+    base = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+    return [running.register_plugin(obj, str(base) if len(objs) == 1 else f"{base}.{type(obj).__name__.lower()}")
+            for obj in objs]
 
 
 def set_reference(model: str, rows: Any) -> None:

@@ -25,7 +25,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from agent import _state
 from agent._capture import Capture, UnprocessableError, _assemble, redact_columns, rows_of
 from agent._config import Settings, redact_url, resolve, unknown_sections
-from agent._errors import ConfigError, describe_exception
+from agent._errors import HIDDEN, ConfigError, describe_exception
 from agent._histogram import LatencyHistograms
 from agent._ids import IdGenerator
 from agent._logging import make_logger
@@ -182,7 +182,7 @@ class Agent:
         self.host.configure(config=self.settings.raw, agent=self.context)
         unknown = unknown_sections(self.settings, self.context.claimed_sections)
         if unknown:
-            raise ConfigError(unknown[0], self.settings.raw[unknown[0]],
+            raise ConfigError(unknown[0], HIDDEN,
                               "a core section or one claimed by a loaded plugin "
                               "(service, exporter, traces, metrics, agent, plugins, models, or a plugin's table)")
 

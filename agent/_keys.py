@@ -110,8 +110,13 @@ def non_negative(key: str, v: Any) -> float:
 
 def number_between(low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> Check:
     """A number in [low, high] (open at either end on request)."""
-    lo, hi = ("(" if open_low else "["), (")" if open_high else "]")
-    expected = f"a number in {lo}{low:g}, {high:g}{hi}"
+    if open_low and open_high:
+        expected = f"a number strictly between {low:g} and {high:g}"
+    elif not open_low and not open_high:
+        expected = f"a number between {low:g} and {high:g}"
+    else:
+        lo, hi = ("(" if open_low else "["), (")" if open_high else "]")
+        expected = f"a number in {lo}{low:g}, {high:g}{hi}"
 
     def check(key: str, v: Any) -> float:
         if not _number(v) or math.isnan(v):

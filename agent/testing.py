@@ -256,15 +256,15 @@ class CapturedTelemetry:
 def capture_telemetry(
     config: str | Mapping[str, Any] | None = None,
     *,
-    plugins: Sequence[tuple[str, Any]] = (),
+    register: Sequence[tuple[str, Any]] = (),
     clock: ManualClock | None = None,
     **overrides: Any,
 ) -> Iterator[CapturedTelemetry]:
     """Run the agent with in-memory exporters for the block; shuts it down afterwards.
 
-    Entry-point plugins default to none (``plugins={"enabled": [...]}`` in ``overrides``
-    to add built-ins); ``plugins=[(name, object)]`` registers objects the way entry points
-    are registered, before configuration. The data directory defaults to a fresh
+    Entry-point plugins default to none (``plugins={"enabled": [...]}``, the ``[plugins]``
+    config section, to add built-ins); ``register=[(name, object)]`` registers objects the
+    way entry points are registered, before configuration. The data directory defaults to a fresh
     temporary one, and ``clock`` replaces the wall clock of the worker and the plugins.
     """
     spans, reader, logs = InMemorySpanExporter(), InMemoryMetricReader(), InMemoryLogRecordExporter()
@@ -272,7 +272,7 @@ def capture_telemetry(
         span_processors=[SimpleSpanProcessor(spans)],
         metric_readers=[reader],
         log_processors=[SimpleLogRecordProcessor(logs)],
-        plugins=tuple(plugins),
+        plugins=tuple(register),
         clock=clock,
     )
     overrides.setdefault("exporter", {"type": "none"})
@@ -316,7 +316,7 @@ def run_plugin(
     objs = instances(plugin)
     name = _plugin_name(plugin)
     named = [(name if len(objs) == 1 else f"{name}.{type(o).__name__.lower()}", o) for o in objs]
-    with capture_telemetry(data, plugins=named, clock=clock, **overrides) as tel:
+    with capture_telemetry(data, register=named, clock=clock, **overrides) as tel:
         yield tel
 
 

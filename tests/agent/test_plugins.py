@@ -8,8 +8,8 @@ import pytest
 
 import agent
 from agent import _state
-from agent._errors import ConfigError
-from agent.testing import capture_telemetry
+from agent import ConfigError, PluginError
+from agent.testing import capture_telemetry, run_plugin
 
 PATHS = {"paths": ["tests.agent.sample_plugins:Exploding", "tests.agent.sample_plugins"], "entry_points": False}
 
@@ -106,3 +106,146 @@ def test_missing_import_path_is_logged_not_fatal() -> None:
     with capture_telemetry(plugins={"enabled": [], "paths": ["nope_not_a_module"], "entry_points": False}) as tel:
         failures = tel.events("ml.agent.plugin_load_failed")
     assert failures[0]["plugin"] == "nope_not_a_module"
+
+
+# -- the contract: loading forms, hook names, historic configure, guards ------------------
+
+
+def _feed(n: int) -> list[float]:
+    @agent.monitor(model="m")
+    def predict(x: dict[str, float]) -> float:
+        return x["a"] * 2
+
+    return [predict({"a": float(i)}) for i in range(n)]
+
+
+@pytest.mark.parametrize("path", [
+    "tests.agent.sample_plugins:make_plugin",   # a factory function
+    "tests.agent.sample_plugins:Counting",      # a class
+    "tests.agent.sample_plugins",               # a module with make_plugin()
+])
+def test_every_loading_form_registers_working_hooks(path: str) -> None:
+    with capture_telemetry(plugins={"enabled": [], "paths": [path], "entry_points": False},
+                           models={"m": {"capture": True}}) as tel:
+        _feed(7)
+        tel.flush()
+        plugin = tel.plugin(path)
+    assert plugin is not None and plugin.rows == 7
+
+
+def test_a_factory_returning_several_plugins_registers_each() -> None:
+    path = "tests.agent.sample_plugins:make_counting_plugins"
+    with capture_telemetry(plugins={"enabled": [], "paths": [path], "entry_points": False},
+                           models={"m": {"capture": True}}) as tel:
+        _feed(3)
+        tel.flush()
+        running = tel.agent
+        assert running is not None
+        counted = [running.host.plugin(p.name).rows for p in running.host.describe() if p.source == "path"]
+    assert counted == [3, 3]
+
+
+def test_misspelled_hook_is_rejected_naming_plugin_hook_and_closest_name() -> None:
+    from tests.agent.sample_plugins import Misspelled
+
+    with capture_telemetry() as tel:
+        with pytest.raises(PluginError) as info:
+            agent.register_plugin(Misspelled(), "typo")
+        assert tel.plugin("typo") is None
+    message = str(info.value)
+    assert "'typo'" in message and "'infersight_proces_records' is not an InferSight hook" in message
+    assert "did you mean 'infersight_process_records'" in message
+
+
+def test_misspelled_hook_from_an_import_path_is_a_load_failure_event() -> None:
+    path = "tests.agent.sample_plugins:Misspelled"
+    with capture_telemetry(plugins={"enabled": [], "paths": [path], "entry_points": False}) as tel:
+        failures = tel.events("ml.agent.plugin_load_failed")
+    assert failures[0]["plugin"] == path
+    assert "did you mean 'infersight_process_records'" in failures[0]["error"]
+
+
+def test_unmarked_hook_method_is_registered_and_called() -> None:
+    from tests.agent.sample_plugins import Unmarked
+
+    with run_plugin(Unmarked, models={"m": {"capture": True}}) as h:
+        _feed(4)
+        h.flush()
+        plugin = h.plugin("unmarked")
+    assert plugin.rows == 4
+
+
+def test_plugin_registered_after_init_is_configured_and_sees_later_calls() -> None:
+    from tests.agent.sample_plugins import Counting
+
+    with capture_telemetry({"counting": {"limit": 3}}, models={"m": {"capture": True}},
+                           plugins={"enabled": [], "paths": ["tests.agent.sample_plugins"],
+                                    "entry_points": False}) as tel:
+        late = Counting()
+        assert agent.register_plugin(late, "late") == ["late"]
+        _feed(5)
+        tel.flush()
+    assert late.config == {"limit": 3}  # historic configure: it got the same config as the others
+    assert late.rows == 5
+
+
+def test_late_plugin_with_bad_config_raises_and_stays_unregistered() -> None:
+    from tests.agent.sample_plugins import Counting
+
+    with capture_telemetry({"counting": {"limit": 3}},
+                           plugins={"enabled": [], "paths": ["tests.agent.sample_plugins"],
+                                    "entry_points": False}) as tel:
+        running = tel.agent
+        assert running is not None
+        running.context.config["counting"]["limit"] = "ten"  # as if the table had been bad all along
+        with pytest.raises(ConfigError):
+            agent.register_plugin(Counting(), "late")
+        assert tel.plugin("late") is None
+
+
+def test_system_exit_and_keyboard_interrupt_from_a_plugin_are_contained_and_counted() -> None:
+    from tests.agent.sample_plugins import Counting, ExitsTheProcess
+
+    counting = Counting()
+    with capture_telemetry(register=[("exits", ExitsTheProcess()), ("counting", counting)],
+                           agent={"plugin_max_failures": 1000, "batch_size": 1},
+                           models={"m": {"capture": True}}) as tel:
+        outputs = _feed(6)
+        assert tel.flush()
+        assert tel.agent is not None and tel.agent.worker._thread is not None
+        worker_alive = tel.agent.worker._thread.is_alive()
+        errors = tel.events("ml.agent.plugin_error")
+        more = _feed(2)  # the worker still works after both
+        assert tel.flush()
+    assert outputs == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0] and more == [0.0, 2.0]
+    assert worker_alive
+    assert counting.rows == 8
+    assert {e["error"].split(":")[0] for e in errors} == {"SystemExit", "KeyboardInterrupt"}
+    assert tel.plugin_errors >= 6
+
+
+def test_exception_whose_str_and_repr_raise_is_logged_and_counted() -> None:
+    from tests.agent.sample_plugins import RaisesUnprintable
+
+    with run_plugin(RaisesUnprintable, models={"m": {"capture": True}}) as h:
+        _feed(2)
+        assert h.flush()
+        errors = h.events("ml.agent.plugin_error")
+        count = h.plugin_errors
+    assert count >= 1
+    assert errors and errors[0]["error"] == "_Unprintable: <unprintable>"
+    assert errors[0]["plugin"] == "raisesunprintable" and errors[0]["hook"] == "infersight_process_records"
+
+
+def test_plugin_blocking_in_configure_times_out_and_is_disabled() -> None:
+    from tests.agent.sample_plugins import BlocksInConfigure
+
+    blocker = BlocksInConfigure()
+    try:
+        with capture_telemetry(register=[("blocker", blocker)], agent={"plugin_configure_timeout": 0.3}) as tel:
+            assert agent.is_running()  # init went on without it
+            timeouts = tel.events("ml.agent.plugin_timeout")
+            assert tel.plugin("blocker") is None
+    finally:
+        blocker.release.set()
+    assert timeouts and timeouts[0]["plugin"] == "blocker" and timeouts[0]["hook"] == "infersight_configure"

@@ -14,7 +14,7 @@ from plugins.drift.multivariate import (
     mmd_test,
 )
 from plugins.drift.reduction import Reduction, fit_encoder, fit_projection
-from plugins.reference import FeatureType
+from agent.plugin import FeatureType
 
 
 def _direct_mmd2(X: np.ndarray, Y: np.ndarray, sigma: float) -> float:

@@ -58,7 +58,7 @@ class ExitsTheProcess:
         raise SystemExit(3) if self.calls % 2 else KeyboardInterrupt()
 
 
-class _Unprintable(Exception):
+class _UnprintableError(Exception):
     def __str__(self) -> str:
         raise RuntimeError("__str__ is broken too")
 
@@ -71,7 +71,7 @@ class RaisesUnprintable:
 
     @hookimpl
     def infersight_process_records(self, model: ModelInfo, records: RecordBatch) -> None:
-        raise _Unprintable()
+        raise _UnprintableError()
 
 
 class BlocksInConfigure:

@@ -58,7 +58,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
          "--disable-pip-version-check", "--quiet", "--target", str(target), str(source)],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True, text=True, timeout=240, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert list(target.glob("infersight_example_plugin-1.0.0.dist-info/entry_points.txt"))
@@ -84,8 +84,8 @@ def _config(tmp_path: Path, **extra: object) -> dict[str, object]:
 
 
 def _run(config: dict[str, object], site: Path | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(config)], capture_output=True, text=True,
-                          env=_env(site), timeout=120)
+    return subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(config)], capture_output=True, text=True, check=False,
+                          env=_env(site), timeout=120, check=False)
 
 
 def test_every_entry_point_form_loads_and_its_hooks_see_real_captured_rows(site: Path, tmp_path: Path) -> None:
@@ -114,8 +114,8 @@ def test_without_the_distribution_its_config_table_is_unknown(tmp_path: Path) ->
 
 
 def test_misspelled_hook_fails_to_load_naming_plugin_hook_and_closest_name(site: Path, tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "plugins"], capture_output=True, text=True,
-                          env=_env(site), timeout=120, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "plugins"], capture_output=True, text=True, check=False,
+                          env=_env(site), timeout=120, cwd=tmp_path, check=False)
     assert proc.returncode == 1  # a plugin failed to load: the listing says so and the exit code too
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
     assert "entry point infersight_example.factory:make_plugin" in lines["row_counter"]
@@ -128,7 +128,7 @@ def test_misspelled_hook_fails_to_load_naming_plugin_hook_and_closest_name(site:
 
 def test_the_plugins_cli_subcommand_runs(site: Path, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "agent.cli", "example-rows", "--n", "4"], capture_output=True,
-                          text=True, env=_env(site), timeout=120, cwd=tmp_path)
+                          text=True, env=_env(site), timeout=120, cwd=tmp_path, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"example": "rows", "n": 4}
     assert "misspelled" in proc.stderr  # the broken plugin is reported, the others still add their commands

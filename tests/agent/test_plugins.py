@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 import agent
-from agent import _state
-from agent import ConfigError, PluginError
+from agent import ConfigError, PluginError, _state
 from agent.testing import capture_telemetry, run_plugin
 
 PATHS = {"paths": ["tests.agent.sample_plugins:Exploding", "tests.agent.sample_plugins"], "entry_points": False}
@@ -233,7 +232,7 @@ def test_exception_whose_str_and_repr_raise_is_logged_and_counted() -> None:
         errors = h.events("ml.agent.plugin_error")
         count = h.plugin_errors
     assert count >= 1
-    assert errors and errors[0]["error"] == "_Unprintable: <unprintable>"
+    assert errors and errors[0]["error"] == "_UnprintableError: <unprintable>"
     assert errors[0]["plugin"] == "raisesunprintable" and errors[0]["hook"] == "infersight_process_records"
 
 

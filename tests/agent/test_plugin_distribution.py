@@ -84,7 +84,7 @@ def _config(tmp_path: Path, **extra: object) -> dict[str, object]:
 
 
 def _run(config: dict[str, object], site: Path | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(config)], capture_output=True, text=True, check=False,
+    return subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(config)], capture_output=True, text=True,
                           env=_env(site), timeout=120, check=False)
 
 
@@ -114,7 +114,7 @@ def test_without_the_distribution_its_config_table_is_unknown(tmp_path: Path) ->
 
 
 def test_misspelled_hook_fails_to_load_naming_plugin_hook_and_closest_name(site: Path, tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "plugins"], capture_output=True, text=True, check=False,
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "plugins"], capture_output=True, text=True,
                           env=_env(site), timeout=120, cwd=tmp_path, check=False)
     assert proc.returncode == 1  # a plugin failed to load: the listing says so and the exit code too
     lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}

@@ -21,6 +21,7 @@ from agent._types import (
     Alert,
     Channel,
     FeedbackEvent,
+    FlushResult,
     ModelInfo,
     Notification,
     RecordBatch,
@@ -38,6 +39,7 @@ __all__ = [
     "Channel",
     "ConfigError",
     "FeedbackEvent",
+    "FlushResult",
     "ModelInfo",
     "Notification",
     "Observation",
@@ -77,10 +79,17 @@ def shutdown() -> None:
     _agent.shutdown()
 
 
-def flush(timeout: float = 10.0) -> bool:
-    """Process everything queued so far through the plugins and flush exporters; True when done in time."""
+def flush(timeout: float = 10.0) -> FlushResult:
+    """Wait until everything queued so far is done; the result is true when all of it finished in time.
+
+    Done means: every call captured and every ``set_reference``/``log_feedback`` made
+    before this call went through the plugins in order, a tick ran after them (windows
+    tested, Signals collected, alert rules evaluated), and the exporters flushed. When the
+    ``timeout`` (seconds) runs out first, the result is false and ``result.pending`` names
+    what did not finish (``worker``, ``exporters``). True at once when no agent runs.
+    """
     agent = _state.AGENT
-    return agent.flush(timeout) if agent is not None else True
+    return agent.flush(timeout) if agent is not None else FlushResult(worker=True, exporters=True)
 
 
 def is_running() -> bool:

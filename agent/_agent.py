@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from agent import _state
-from agent._capture import Capture, UnprocessableError, _assemble, redact_columns, rows_of
+from agent._capture import UnprocessableError, _assemble, redact_columns, rows_of
 from agent._config import Settings, redact_url, resolve, unknown_sections
 from agent._errors import HIDDEN, ConfigError, describe_exception
 from agent._histogram import LatencyHistograms
@@ -33,7 +33,7 @@ from agent._plugins import PluginHost
 from agent._runtime import PluginContext
 from agent._tables import load_table
 from agent._telemetry import Pipelines, build_pipelines
-from agent._types import ArtifactIdentity, FeedbackEvent, ModelInfo, RecordBatch, Signal
+from agent._types import ArtifactIdentity, FeedbackEvent, FlushResult, ModelInfo, RecordBatch, Signal
 from agent._worker import Worker
 from agent.semconv import (
     AGENT_DROPPED,
@@ -113,7 +113,7 @@ class Agent:
         self.disabled = False
         self.pid = os.getpid()
         self.ids = IdGenerator()
-        self.captures: deque[Capture] = deque()
+        self.captures: deque[Any] = deque()  # captures and control operations, in order (the worker's queue)
         self._stats_queues: dict[tuple[str, str], deque[tuple[float, str | None, int]]] = {}
         self._drops: dict[str, itertools.count[int]] = {}
         self._drops_reported: dict[str, int] = {}
@@ -239,14 +239,14 @@ class Agent:
     def artifact_recorded(self, identity: ArtifactIdentity) -> None:
         """Queue an identified artifact for ``infersight_artifact_recorded`` on the worker."""
         info = self.models.get(identity.model) or self.register_model(identity.model)
-        self.worker.control.append(("artifact", (info, identity)))
+        self.worker.submit("artifact", (info, identity))
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Drain the worker (plugins see every queued row), then flush telemetry exporters."""
+    def flush(self, timeout: float = 10.0) -> FlushResult:
+        """Drain the worker (plugins see every queued row, then a tick runs), then flush telemetry exporters."""
         deadline = time.monotonic() + timeout
         ok = self.worker.flush(timeout)
         remaining = max(0.0, deadline - time.monotonic())
-        return self.pipelines.force_flush(remaining) and ok
+        return FlushResult(worker=ok, exporters=self.pipelines.force_flush(remaining))
 
     def stop(self) -> None:
         """Stop the worker (plugins flush), log the final counts, flush and shut down exporters."""
@@ -422,7 +422,7 @@ class Agent:
             timestamps=np.zeros(n),
             columns=columns,
         )
-        self.worker.control.append(("reference", (info, batch)))
+        self.worker.submit("reference", (info, batch))
 
     def log_feedback(self, event: FeedbackEvent) -> FeedbackEvent:
         """Make feedback durable through the feedback plugin's sink, then queue it for the plugins."""
@@ -431,8 +431,9 @@ class Agent:
             event = sink(event)
         else:
             self.count_drop("feedback_not_durable")
-        if len(self.worker.control) < self.settings.agent["queue_size"]:
-            self.worker.control.append(("feedback", event))
+        # Captures stop at queue_size; feedback (already durable) has as much again of headroom.
+        if len(self.captures) < 2 * self.settings.agent["queue_size"]:
+            self.worker.submit("feedback", event)
         else:
             self.count_drop("feedback_dispatch")
         return event

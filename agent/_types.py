@@ -147,3 +147,24 @@ class ArtifactIdentity:
     def digest(self) -> str:
         """The digest in pin syntax, ``sha256:<hex>`` (empty when unreadable)."""
         return f"sha256:{self.sha256}" if self.sha256 else ""
+
+
+@dataclass(frozen=True, slots=True)
+class FlushResult:
+    """What ``agent.flush`` finished in time: true only when everything did.
+
+    ``worker``: every capture and control operation queued before the call went through
+    the plugins, and a tick ran after them (windows tested, Signals collected, alert rules
+    evaluated). ``exporters``: the telemetry pipelines flushed what they held.
+    """
+
+    worker: bool
+    exporters: bool
+
+    def __bool__(self) -> bool:
+        return self.worker and self.exporters
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """The parts that did not finish in time (empty when all did)."""
+        return tuple(name for name, done in (("worker", self.worker), ("exporters", self.exporters)) if not done)

@@ -1,14 +1,21 @@
 """The background worker: drains the hot path's queues, feeds plugins, ticks the signal pipeline.
 
-One daemon thread per agent. It wakes every ``POLL`` seconds (the hot path never
-signals it: setting an Event would take a lock), drains call stats into the
-OpenTelemetry instruments, normalises captures into RecordBatches per model and calls
-``infersight_process_records``, dispatches reference data and feedback, and once per
-``tick_interval`` collects Signals and hands them to ``infersight_handle_signals``.
+One daemon thread per agent. Captures and control operations (reference data,
+feedback, artifacts, flush markers) share ONE FIFO queue, so a control operation takes
+effect in the order the application made it relative to the calls around it. Each
+cycle is bounded in time (``_slice``): the worker drains call stats into the
+OpenTelemetry instruments, works through the queue until the slice is spent
+(normalising captures into RecordBatches per model for ``infersight_process_records``),
+drains stats again, and runs the tick when ``tick_interval`` has passed. So under
+overload the tick keeps its interval and per-call metrics stay exact; it is captures
+that wait, and once the queue is full the hot path drops them (counted). The hot path
+never signals the worker (setting an Event would take a lock): an idle worker polls
+every ``POLL`` seconds, a busy one does not sleep.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -19,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agent._capture import Capture, build_batch
+from agent._errors import describe_exception
 from agent._types import FeedbackEvent, ModelInfo, RecordBatch, Signal
 from agent.semconv import (
     ATTR_ERROR_TYPE,
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
     from agent._agent import Agent
 
 POLL = 0.05
+_MAX_SLICE = 0.25  # seconds of queue work per cycle at most; the tick and stats come between slices
 _MAX_ERROR_TYPES = 20  # bounded cardinality of error.type; the rest become "_OTHER" (OTel semconv)
 _SAMPLE_PER_TICK = 2048
 
@@ -74,7 +83,8 @@ class Worker:
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
-        self.control: deque[tuple[str, Any]] = deque()
+        # The one ordered queue the hot path and the control operations share (agent.captures).
+        self.queue: deque[Any] = agent.captures
         self._models: dict[tuple[str, str], _ModelStats] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -83,6 +93,8 @@ class Worker:
         self._batch_size = agent.settings.agent["batch_size"]
         self._tick_interval = agent.settings.agent["tick_interval"]
         self._window_s = agent.settings.agent["signal_window"]
+        self._slice = min(_MAX_SLICE, self._tick_interval / 2)
+        self.ticks = 0
         self.clock: Callable[[], float] = time.time
 
     # -- lifecycle ----------------------------------------------------------------
@@ -96,12 +108,16 @@ class Worker:
         """Start aggregating the stats queue of a (model, version)."""
         self._models[info.key] = _ModelStats(info, queue)
 
+    def submit(self, kind: str, payload: Any) -> None:
+        """Queue a control operation behind every capture queued before it (any thread)."""
+        self.queue.append((kind, payload))
+
     def flush(self, timeout: float) -> bool:
-        """Ask the worker to drain everything and run a tick; wait up to ``timeout`` for it."""
+        """Wait until everything queued before this call is processed and a tick has run; False on timeout."""
         if self._thread is None or not self._thread.is_alive():
             return False
         done = threading.Event()
-        self.control.append(("flush", done))
+        self.submit("flush", done)
         self._wake.set()
         return done.wait(timeout)
 
@@ -116,8 +132,12 @@ class Worker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(POLL)
-            self._wake.clear()
+            if not self.queue:
+                self._wake.wait(POLL)
+                self._wake.clear()
+            self._guarded(self._cycle)
+        deadline = time.monotonic() + max(self._slice, 1.0)
+        while self.queue and time.monotonic() < deadline:  # what was queued before shutdown, bounded
             self._guarded(self._cycle)
         self._guarded(lambda: self._cycle(force_tick=True))
         self._guarded(lambda: self.agent.host.call("infersight_shutdown", agent=self.agent.context))
@@ -126,36 +146,34 @@ class Worker:
     def _guarded(self, fn: Callable[[], Any]) -> None:
         try:
             fn()
-        except Exception as exc:  # the worker must survive anything
+        except BaseException as exc:  # the worker must survive anything, SystemExit included
+            if sys.is_finalizing():
+                raise
             self.agent.count_drop("worker_error")
             try:
-                self.agent.log.error("ml.agent.worker_error", error=f"{type(exc).__name__}: {exc}")
+                self.agent.log.error("ml.agent.worker_error", error=describe_exception(exc))
             except Exception:
                 pass
 
     def _cycle(self, force_tick: bool = False) -> None:
         flushes: list[threading.Event] = []
+        deadline = time.monotonic() + self._slice
         self._drain_stats()
-        self._drain_captures()
-        while self.control:
-            kind, payload = self.control.popleft()
-            if kind == "flush":
-                flushes.append(payload)
-            else:
-                self._handle_control(kind, payload)
-        self._drain_captures()
+        self._drain_queue(deadline, flushes)
+        self._drain_stats()
         now = self.clock()
         if force_tick or flushes or now - self._last_tick >= self._tick_interval:
             self._last_tick = now
+            self.ticks += 1
             self._tick(now)
         for ev in flushes:
             ev.set()
 
     def _release_flushes(self) -> None:
-        while self.control:
-            kind, payload = self.control.popleft()
-            if kind == "flush":
-                payload.set()
+        while self.queue:
+            item = self.queue.popleft()
+            if type(item) is tuple and item[0] == "flush":
+                item[1].set()
 
     # -- stats --------------------------------------------------------------------
 
@@ -217,21 +235,53 @@ class Worker:
 
     # -- captures and control -------------------------------------------------------
 
-    def _drain_captures(self) -> None:
-        q = self.agent.captures
+    def _drain_queue(self, deadline: float, flushes: list[threading.Event]) -> None:
+        """Work through the queue in order until it is empty, a flush marker is reached, or ``deadline``."""
+        q = self.queue
+        chunk: dict[tuple[str, str], list[Capture]] = {}
+        count = 0
         while q:
-            chunk: dict[tuple[str, str], list[Capture]] = {}
-            for _ in range(min(len(q), self._batch_size)):
-                cap = q.popleft()
-                chunk.setdefault(cap.model.key, []).append(cap)
-            for caps in chunk.values():
-                batch, bad = build_batch(caps)
+            item = q.popleft()  # the worker is the only consumer
+            if type(item) is Capture:
+                chunk.setdefault(item.model.key, []).append(item)
+                count += 1
+                if count >= self._batch_size:
+                    self._process(chunk)
+                    chunk, count = {}, 0
+                    if time.monotonic() >= deadline:
+                        break
+                continue
+            if chunk:  # captures queued before a control operation are processed before it
+                self._process(chunk)
+                chunk, count = {}, 0
+            kind, payload = item
+            if kind == "flush":
+                flushes.append(payload)
+                break
+            self._handle_control(kind, payload)
+            if time.monotonic() >= deadline:
+                break
+        if chunk:
+            self._process(chunk)
+
+    def _process(self, chunk: dict[tuple[str, str], list[Capture]]) -> None:
+        for caps in chunk.values():
+            model = caps[0].model
+            for batch, bad in self._batches(caps):
                 for reason, count in bad.items():
-                    self.agent.instruments.unprocessable.add(
-                        count, {ATTR_MODEL_NAME: caps[0].model.name, "reason": reason}
-                    )
+                    self.agent.instruments.unprocessable.add(count, {ATTR_MODEL_NAME: model.name, "reason": reason})
                 if batch is not None:
-                    self.agent.host.call("infersight_process_records", model=caps[0].model, records=batch)
+                    self.agent.host.call("infersight_process_records", model=model, records=batch)
+
+    def _batches(self, caps: list[Capture]) -> list[tuple[RecordBatch | None, dict[str, int]]]:
+        """Build the batch; when assembling it fails, bisect so only the offending rows are lost (counted)."""
+        try:
+            return [build_batch(caps)]
+        except Exception as exc:
+            if len(caps) == 1:
+                return [(None, {f"malformed {type(exc).__name__}": 1})]
+        mid = len(caps) // 2
+        return self._batches(caps[:mid]) + self._batches(caps[mid:])
 
     def _handle_control(self, kind: str, payload: Any) -> None:
         host = self.agent.host
@@ -241,8 +291,9 @@ class Worker:
             host.call("infersight_set_reference", model=model, records=batch)
         elif kind == "feedback":
             events: list[FeedbackEvent] = [payload]
-            while self.control and self.control[0][0] == "feedback" and len(events) < self._batch_size:
-                events.append(self.control.popleft()[1])
+            q = self.queue
+            while q and type(q[0]) is tuple and q[0][0] == "feedback" and len(events) < self._batch_size:
+                events.append(q.popleft()[1])
             by_model: dict[str, list[FeedbackEvent]] = {}
             for ev in events:
                 by_model.setdefault(ev.model or "", []).append(ev)

@@ -156,7 +156,7 @@ class CapturedTelemetry:
     def _control(self, hook: str, **kwargs: Any) -> None:
         if self._agent is not None:
             host = self._agent.host
-            self._agent.worker.control.append(("call", lambda: host.call(hook, **kwargs)))
+            self._agent.worker.submit("call", lambda: host.call(hook, **kwargs))
 
     def tick(self, advance: float = 0.0, timeout: float = 30.0) -> list[Signal]:
         """Advance the manual clock by ``advance`` seconds, run a worker tick, and return its Signals.
@@ -191,9 +191,9 @@ class CapturedTelemetry:
         return self._agent
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Run everything queued through the worker and plugins (call before asserting)."""
+        """Run everything queued through the worker and plugins, then a tick (call before asserting)."""
         agent = _state.AGENT
-        return agent.flush(timeout) if agent is not None else True
+        return bool(agent.flush(timeout)) if agent is not None else True
 
     def spans(self) -> list[ReadableSpan]:
         """Finished spans, in end order."""

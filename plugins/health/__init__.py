@@ -1,27 +1,14 @@
 """Operational health: deployment identity, dependency inventory, path checks, heartbeat, machine metrics.
 
-Enable it with ``health`` in ``[plugins] enabled``; configure it in ``[health]`` and
-in each ``[models.NAME]`` table (``artifact``, ``expected_version``,
-``expected_digest``, ``reference``). ``infersight doctor`` runs the same checks from
-the command line through ``run_doctor``.
+Enable it with ``health`` in ``[plugins] enabled``; configure it in ``[health]``; it reads
+each ``[models.NAME]`` table's ``artifact``, ``expected_version`` and ``expected_digest``
+(core keys). ``infersight doctor`` runs the same checks from the command line.
 """
 
 from __future__ import annotations
 
+from plugins.health.config import HealthConfig, ModelPins, parse_config
 from plugins.health.doctor import run_doctor
-from plugins.health.identity import ArtifactIdentity
-from plugins.health.plugin import HealthPlugin, artifact_identity, record_artifact
+from plugins.health.plugin import HealthPlugin, make_plugin
 
-__all__ = [
-    "ArtifactIdentity",
-    "HealthPlugin",
-    "artifact_identity",
-    "make_plugin",
-    "record_artifact",
-    "run_doctor",
-]
-
-
-def make_plugin() -> HealthPlugin:
-    """A new health plugin instance for the plugin manager."""
-    return HealthPlugin()
+__all__ = ["HealthConfig", "HealthPlugin", "ModelPins", "make_plugin", "parse_config", "run_doctor"]

@@ -1,8 +1,9 @@
 """The init checks shared by the plugin (which turns findings into signals and log events) and the doctor.
 
 ``run_checks`` never raises for what it finds: an unreadable artifact is a
-``PathProblem``, a broken package a ``DependencyError``, a differing digest a
-``Mismatch``. Only bad configuration raises (``ConfigError``, before any check runs).
+``PathProblem``, a broken package a ``DependencyError``, a differing version a
+``Mismatch``. Artifacts are not hashed here: the readable ones are listed in
+``CheckReport.artifacts`` and identified through the core (``agent.record_artifact``).
 """
 
 from __future__ import annotations
@@ -11,19 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugins.health.config import HealthConfig, ModelPins
 from plugins.health.dependencies import Inventory, check_pins, take_inventory
-from plugins.health.identity import (
-    ArtifactIdentity,
-    Mismatch,
-    ModelPins,
-    check_digest,
-    check_version,
-    identify,
-)
+from plugins.health.identity import Mismatch, check_version
 from plugins.health.paths import PathProblem, check_data_dir, check_readable
-from plugins.health.settings import HealthSettings
 
-__all__ = ["CheckReport", "check_artifact", "run_checks"]
+__all__ = ["CheckReport", "artifact_role", "run_checks"]
+
+
+def artifact_role(model: str) -> str:
+    """The config key an artifact path comes from, used as the role of its path problems."""
+    return f"models.{model}.artifact"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +30,10 @@ class CheckReport:
     """Everything the init checks found; ``problems`` counts what should fail ``infersight doctor``."""
 
     inventory: Inventory
-    identities: tuple[ArtifactIdentity, ...] = ()
     mismatches: tuple[Mismatch, ...] = ()
     path_problems: tuple[PathProblem, ...] = ()
     unversioned: tuple[str, ...] = ()  # models with an expected_version but no version known yet
+    artifacts: tuple[tuple[str, Path], ...] = ()  # (model, path) of the configured artifacts that are readable
 
     @property
     def problems(self) -> int:
@@ -42,42 +41,34 @@ class CheckReport:
         return len(self.mismatches) + len(self.path_problems) + len(self.inventory.errors)
 
 
-def check_artifact(
-    model: str, path: Path, pins: ModelPins | None
-) -> tuple[ArtifactIdentity | None, PathProblem | None, Mismatch | None]:
-    """Hash one artifact file and compare it to its pin: (identity, problem reading it, digest mismatch)."""
-    problem = check_readable(path, f"models.{model}.artifact")
-    if problem is not None:
-        return None, problem, None
-    try:
-        identity = identify(model, path)
-    except OSError as exc:  # readable a moment ago, gone now: report it like any unreadable file
-        return None, check_readable(path, f"models.{model}.artifact") or PathProblem(
-            str(path), f"models.{model}.artifact", "read", str(exc)
-        ), None
-    return identity, None, (check_digest(identity, pins) if pins else None)
-
-
 def run_checks(
-    settings: HealthSettings,
+    config: HealthConfig,
     models: Mapping[str, ModelPins],
     versions: Mapping[str, str],
     data_dir: Path | None,
+    *,
+    references: bool = False,
 ) -> CheckReport:
-    """Run the data-directory, artifact, reference, version and dependency checks."""
+    """Run the data-directory, artifact, version and dependency checks (and reference files on request).
+
+    The running agent loads reference files itself (an unreadable one fails ``init``);
+    the doctor asks for ``references`` to report them with the other paths.
+    """
     problems: list[PathProblem] = []
-    identities: list[ArtifactIdentity] = []
     mismatches: list[Mismatch] = []
     unversioned: list[str] = []
+    artifacts: list[tuple[str, Path]] = []
     if data_dir is not None and (p := check_data_dir(data_dir)) is not None:
         problems.append(p)
     for name, pins in models.items():
         if pins.artifact is not None:
-            identity, problem, mismatch = check_artifact(name, pins.artifact, pins)
-            identities.extend([identity] if identity else [])
-            problems.extend([problem] if problem else [])
-            mismatches.extend([mismatch] if mismatch else [])
-        if pins.reference is not None and (p := check_readable(pins.reference, f"models.{name}.reference")):
+            if (p := check_readable(pins.artifact, artifact_role(name))) is not None:
+                problems.append(p)
+            else:
+                artifacts.append((name, pins.artifact))
+        if references and pins.reference is not None and (
+            p := check_readable(pins.reference, f"models.{name}.reference")
+        ):
             problems.append(p)
         if pins.expected_version is not None:
             version = versions.get(name, "")
@@ -85,8 +76,6 @@ def run_checks(
                 unversioned.append(name)
             elif m := check_version(version, pins):
                 mismatches.append(m)
-    inventory = take_inventory(
-        settings.dependencies, pinned=settings.pins, check_imports=settings.check_imports
-    )
-    mismatches.extend(check_pins(settings.pins, inventory))
-    return CheckReport(inventory, tuple(identities), tuple(mismatches), tuple(problems), tuple(unversioned))
+    inventory = take_inventory(config.dependencies, pinned=config.pins, check_imports=config.check_imports)
+    mismatches.extend(check_pins(config.pins, inventory))
+    return CheckReport(inventory, tuple(mismatches), tuple(problems), tuple(unversioned), tuple(artifacts))

@@ -1,11 +1,13 @@
 """``infersight doctor``: run the init checks from the command line and print a report.
 
 Checks, in order: the configuration (core sections through the core's resolver, the
-``[health]`` section and each model's health keys), exporter reachability (a TCP
-connect to the OTLP endpoint's host and port), the data directory, model artifacts
-and reference files, artifact digests and versions against their pins, dependency
-pins and imports. The endpoint is printed without user info, query or fragment, and
-exporter headers are never printed. Exit code: 0 when nothing needs action, 1 otherwise.
+``[health]`` table and each model's pins), exporter reachability (a TCP connect to the
+OTLP endpoint's host and port), the data directory, model artifacts (identified by the
+core's ``agent.record_artifact``) and reference files, digests and versions against
+their pins, dependency pins and imports. The endpoint is printed without user info,
+query or fragment, and exporter headers are never printed. Exit code: 0 when nothing
+needs action, 1 otherwise; a config file that cannot be read at all raises
+``ConfigError`` (the command exits 2).
 """
 
 from __future__ import annotations
@@ -18,16 +20,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from agent._config import ENV_DATA_DIR, OTEL_ENDPOINT, OTEL_PROTOCOL, Settings, resolve
-from agent._errors import ConfigError
-from plugins.health.checks import CheckReport, run_checks
+from agent import record_artifact
+from agent.plugin import ConfigError, Settings, load_config_file, resolve_config
+from plugins.health.checks import CheckReport, artifact_role, run_checks
+from plugins.health.config import HealthConfig, ModelPins, model_pins, parse_config
 from plugins.health.dependencies import PYTHON
 from plugins.health.gpu import load_nvml
-from plugins.health.identity import ModelPins, pins_from_table
+from plugins.health.identity import Mismatch, check_digest
 from plugins.health.paths import describe_os_error
-from plugins.health.settings import HealthSettings, parse_settings
 
-__all__ = ["ProbeResult", "display_endpoint", "probe_tcp", "run_doctor"]
+__all__ = ["ENV_DATA_DIR", "OTEL_ENDPOINT", "OTEL_PROTOCOL", "ProbeResult", "display_endpoint", "probe_tcp",
+           "run_doctor"]
+
+# Read only when the core's resolver rejected the config, to still say where data and telemetry would
+# go; each is one of agent.plugin.ENVIRONMENT_VARIABLES (a test holds them to that).
+ENV_DATA_DIR = "INFERSIGHT_DATA_DIR"
+OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTEL_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
 
 Status = Literal["ok", "FAIL", "info", "skip"]
 _DEFAULT_ENDPOINTS = {"grpc": "http://localhost:4317", "http/protobuf": "http://localhost:4318"}
@@ -86,28 +95,41 @@ class _Report:
 
 
 def _check_config(
-    config: Mapping[str, Any], environ: Mapping[str, str] | None, rep: _Report
-) -> tuple[Settings | None, HealthSettings, dict[str, ModelPins]]:
+    path: str | None, raw: Mapping[str, Any], rep: _Report
+) -> tuple[Settings | None, HealthConfig, dict[str, ModelPins]]:
     settings: Settings | None = None
     try:
-        settings = resolve(dict(config), environ=environ)
+        settings = resolve_config(path)
         rep.line("ok", "config", "core sections valid")
     except ConfigError as exc:
         rep.line("FAIL", "config", str(exc))
     try:
-        health = parse_settings(config.get("health", {}) or {})
+        health = parse_config(_table(raw.get("health")))
         rep.line("ok", "config [health]", "valid")
     except ConfigError as exc:
-        health = HealthSettings()
+        health = HealthConfig()
         rep.line("FAIL", "config [health]", f"{exc} (checking with defaults)")
-    models = settings.models if settings else config.get("models", {})
+    models = settings.models if settings else _table(raw.get("models"))
     pins: dict[str, ModelPins] = {}
-    for name, table in (models or {}).items():
+    for name, table in models.items():
         try:
-            pins[name] = pins_from_table(name, table if isinstance(table, Mapping) else {})
+            pins[name] = model_pins(name, _table(table))
         except ConfigError as exc:
             rep.line("FAIL", f"model {name}", str(exc))
     return settings, health, pins
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _exporter_kinds(value: Any) -> tuple[str, ...]:
+    """``exporter.type`` as a tuple: one name, or several (``["otlp", "file"]``) where the core allows it."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return ()
 
 
 def _check_exporter(
@@ -119,16 +141,17 @@ def _check_exporter(
     timeout: float,
     probe: bool,
 ) -> None:
-    exporter = config.get("exporter", {}) or {}
+    exporter = _table(config.get("exporter"))
     if settings is not None:
-        kind = settings.exporter_type
+        kinds = _exporter_kinds(settings.exporter_type)
         endpoint, protocol = settings.exporter["endpoint"], settings.exporter["protocol"]
     else:
         endpoint = environ.get(OTEL_ENDPOINT) or exporter.get("endpoint")
         protocol = environ.get(OTEL_PROTOCOL) or exporter.get("protocol") or "http/protobuf"
-        kind = exporter.get("type") or ("otlp" if endpoint else "file")
-    if kind != "otlp":
-        rep.line("skip", "exporter", f"type {kind!r}: no network endpoint to probe")
+        kinds = _exporter_kinds(exporter.get("type")) or (("otlp",) if endpoint else ("file",))
+    if "otlp" not in kinds:
+        shown_kinds = kinds[0] if len(kinds) == 1 else list(kinds)
+        rep.line("skip", "exporter", f"type {shown_kinds!r}: no network endpoint to probe")
         return
     url = str(endpoint or _DEFAULT_ENDPOINTS.get(str(protocol), _DEFAULT_ENDPOINTS["http/protobuf"]))
     shown = f"{display_endpoint(url)} ({protocol})"
@@ -146,13 +169,36 @@ def _check_exporter(
 def _data_dir(settings: Settings | None, config: Mapping[str, Any], environ: Mapping[str, str]) -> Path:
     if settings is not None:
         return settings.data_dir
-    agent_table = config.get("agent", {}) or {}
-    raw = environ.get(ENV_DATA_DIR) or agent_table.get("data_dir") or "infersight-data"
+    raw = environ.get(ENV_DATA_DIR) or _table(config.get("agent")).get("data_dir") or "infersight-data"
     return Path(str(raw)).expanduser()
+
+
+def _check_artifacts(report: CheckReport, pins: Mapping[str, ModelPins], rep: _Report) -> list[Mismatch]:
+    """Identify each readable artifact through the core; print it; return the digest mismatches."""
+    mismatches: list[Mismatch] = []
+    for name, path in report.artifacts:
+        digest = record_artifact(name, path)
+        try:
+            size = f", {path.stat().st_size} bytes"
+        except OSError:
+            size = ""
+        if digest is None:  # readable a moment ago, not any more
+            rep.line("FAIL", artifact_role(name), f"{path}: needs read access: could not be read")
+            continue
+        model = pins.get(name)
+        mismatch = check_digest(digest.removeprefix("sha256:"), model) if model else None
+        if mismatch:
+            mismatches.append(mismatch)
+            continue
+        pinned = model is not None and model.expected_digest is not None
+        note = ", matches expected_digest" if pinned else ""
+        rep.line("ok", f"model {name}", f"artifact {path}: {digest}{size}{note}")
+    return mismatches
 
 
 def _print_checks(
     report: CheckReport,
+    mismatches: list[Mismatch],
     pins: Mapping[str, ModelPins],
     dep_pins: Mapping[str, str],
     data_dir: Path,
@@ -163,18 +209,12 @@ def _print_checks(
         rep.line("FAIL", problem.role, problem.describe().removeprefix(problem.role + " "))
     if str(data_dir) not in bad_paths:
         rep.line("ok", "data directory", f"{data_dir}: writable")
-    digest_bad = {m.subject for m in report.mismatches if m.kind == "digest"}
-    for ident in report.identities:
-        pinned = ident.model in pins and pins[ident.model].expected_digest is not None
-        note = ", matches expected_digest" if pinned and ident.model not in digest_bad else ""
-        text = f"artifact {ident.path}: {ident.digest}, {ident.size} bytes{note}"
-        rep.line("ok", f"model {ident.model}", text)
     for name, model in pins.items():
         if model.reference is not None and str(model.reference) not in bad_paths:
             rep.line("ok", f"model {name}", f"reference {model.reference}: readable")
     for name in report.unversioned:
         rep.line("info", f"model {name}", "expected_version set, no version in config: checked at run time")
-    for m in report.mismatches:
+    for m in mismatches:
         subject = f"model {m.subject}"
         if m.kind == "digest":
             rep.line("FAIL", subject, f"artifact digest {m.actual} differs from expected {m.expected}")
@@ -184,7 +224,7 @@ def _print_checks(
             rep.line("FAIL", f"dependency {m.subject}", f"version {m.actual} differs from pin {m.expected}")
     for e in report.inventory.errors:
         rep.line("FAIL", f"dependency {e.package}", e.error)
-    mismatched = {m.subject for m in report.mismatches if m.kind == "dependency"}
+    mismatched = {m.subject for m in mismatches if m.kind == "dependency"}
     for name, version in report.inventory.with_python().items():
         if name not in mismatched:
             note = f" (matches pin {dep_pins[name]})" if name in dep_pins else ""
@@ -192,28 +232,29 @@ def _print_checks(
 
 
 def run_doctor(
-    config: dict[str, Any],
+    path: str | None,
     out: TextIO,
     *,
     probe_exporter: bool = True,
     timeout: float = 1.0,
-    environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Run the init checks for ``config`` (a config dict as ``agent.init`` takes), print a report to ``out``.
+    """Run the init checks for the config file at ``path`` (None: defaults and environment), print a report.
 
-    Returns 0 when nothing needs action, 1 when any check failed. ``environ`` defaults
-    to ``os.environ`` (OTEL_* and INFERSIGHT_* variables override the file, as at init).
+    Returns 0 when nothing needs action, 1 when any check failed. OTEL_* and
+    INFERSIGHT_* environment variables override the file, as at init. Raises
+    ``ConfigError`` naming the file when it cannot be read as TOML at all.
     """
-    env = os.environ if environ is None else environ
+    raw = load_config_file(path) if path else {}
     rep = _Report(out)
     out.write("infersight doctor\n")
-    settings, health, pins = _check_config(config, env, rep)
-    _check_exporter(settings, config, env, rep, timeout=timeout, probe=probe_exporter)
-    data_dir = _data_dir(settings, config, env)
-    tables = settings.models if settings else config.get("models", {})
-    versions = {name: str(tables[name].get("version") or "") for name in pins}
-    report = run_checks(health, pins, versions, data_dir)
-    _print_checks(report, pins, health.pins, data_dir, rep)
+    settings, health, pins = _check_config(path, raw, rep)
+    _check_exporter(settings, raw, os.environ, rep, timeout=timeout, probe=probe_exporter)
+    data_dir = _data_dir(settings, raw, os.environ)
+    tables = settings.models if settings else _table(raw.get("models"))
+    versions = {name: str(_table(tables.get(name)).get("version") or "") for name in pins}
+    report = run_checks(health, pins, versions, data_dir, references=True)
+    mismatches = _check_artifacts(report, pins, rep) + list(report.mismatches)
+    _print_checks(report, mismatches, pins, health.pins, data_dir, rep)
     nvml = load_nvml()
     if nvml.module is not None:
         nvml.module.nvmlShutdown()

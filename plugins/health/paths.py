@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["Access", "PathProblem", "check_data_dir", "check_readable", "describe_os_error"]
+__all__ = ["Access", "PathProblem", "check_data_dir", "check_readable", "describe_os_error", "make_private_dirs"]
 
 Access = Literal["read", "write"]
 
@@ -41,11 +41,30 @@ def describe_os_error(exc: OSError) -> str:
     return f"{type(exc).__name__} [{code}] {text}" if code else f"{type(exc).__name__}: {text}"
 
 
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents owner-only (0700): data files are nobody else's business.
+
+    ``Path.mkdir(parents=True)`` would create the parents with the default mode, so each
+    missing component is created here; directories that exist keep their mode.
+    """
+    missing: list[Path] = []
+    p = path
+    while not p.exists() and p.parent != p:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+
+
 def check_data_dir(path: str | os.PathLike[str], role: str = "data directory") -> PathProblem | None:
-    """Create ``path`` if missing, then prove it writable by creating and deleting a probe file."""
+    """Create ``path`` if missing (owner-only), then prove it writable by creating and deleting a probe file."""
     p = Path(path).expanduser()
     try:
-        p.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(p)
         if not p.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(p))
         fd, probe = tempfile.mkstemp(prefix=".infersight-probe-", dir=p)

@@ -1,20 +1,14 @@
-"""Fixtures for the health plugin tests: a real MeterProvider with an in-memory reader, and a PluginContext."""
+"""Fixtures for the health plugin's pure parts (system, GPU and heartbeat instruments): a real MeterProvider
+with an in-memory reader. The plugin itself is tested on the real host through ``agent.testing.run_plugin``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
-from agent._runtime import PluginContext
-from agent._types import ModelInfo
-
-MakeContext = Callable[..., PluginContext]
 
 
 @pytest.fixture
@@ -29,28 +23,6 @@ def provider(reader: InMemoryMetricReader) -> Iterator[MeterProvider]:
     p = MeterProvider(metric_readers=[reader])
     yield p
     p.shutdown()
-
-
-@pytest.fixture
-def make_context(tmp_path: Path, provider: MeterProvider) -> MakeContext:
-    """Build a real PluginContext over ``reader``'s provider, a structlog logger and ``tmp_path/data``."""
-
-    def make(
-        config: dict[str, Any] | None = None,
-        models: dict[str, ModelInfo] | None = None,
-        data_dir: Path | None = None,
-        clock: Callable[[], float] = lambda: 1_700_000_000.5,
-    ) -> PluginContext:
-        return PluginContext(
-            config=config or {},
-            data_dir=data_dir or tmp_path / "data",
-            meter=provider.get_meter("test.health"),
-            log=structlog.get_logger("infersight"),
-            models=models or {},
-            clock=clock,
-        )
-
-    return make
 
 
 def collect(reader: InMemoryMetricReader) -> dict[str, Any]:

@@ -12,8 +12,7 @@ import numpy
 import pytest
 
 import agent
-from agent._types import Signal
-from agent.hookspecs import hookimpl
+from agent.plugin import Signal, hookimpl
 from plugins.health import names as n
 from plugins.health.gpu import load_nvml
 from tests.support.otlp import OTLPHttpReceiver
@@ -70,10 +69,10 @@ def test_wrong_artifact_and_changed_pin_reach_the_receiver_and_the_alert_hook(
     agent.init(_config(
         receiver, tmp_path / "data",
         health={"dependencies": ["numpy"], "pins": {"numpy": "1.0.0"}},
-        models={"fraud": {"version": "3.2", "artifact": str(artifact), "expected_digest": pinned}},
+        models={"fraud-e2e": {"version": "3.2", "artifact": str(artifact), "expected_digest": pinned}},
     ))  # fmt: skip
 
-    @agent.monitor(model="fraud", version="3.2")
+    @agent.monitor(model="fraud-e2e", version="3.2")
     def predict(x: int) -> int:
         return x * 2
 
@@ -87,8 +86,8 @@ def test_wrong_artifact_and_changed_pin_reach_the_receiver_and_the_alert_hook(
     logs = {r.event_name or str(r.body): r for r in receiver.log_records()}
     mismatch = logs[n.EVENT_DEPLOYMENT_MISMATCH]
     assert mismatch.severity_text.upper() == "ERROR"
-    assert (mismatch.attributes["model"], mismatch.attributes["expected"]) == ("fraud", pinned)
-    assert logs[n.EVENT_DEPENDENCY_MISMATCH].attributes["package"] == "numpy"
+    assert (mismatch.attributes[n.ATTR_MODEL], mismatch.attributes[n.ATTR_EXPECTED]) == ("fraud-e2e", pinned)
+    assert logs[n.EVENT_DEPENDENCY_MISMATCH].attributes[n.ATTR_PACKAGE] == "numpy"
     assert n.EVENT_ARTIFACT in logs and n.EVENT_INVENTORY in logs
     names = receiver.metric_names()
     assert {n.AGENT_UP, n.DEPENDENCY_INFO, n.PROCESS_MEMORY_USAGE, n.PROCESS_CPU_TIME,
@@ -117,4 +116,4 @@ def test_unwritable_data_dir_is_reported_and_decorated_calls_still_work(
     assert problem.labels["access"] == "write" and "ENOTDIR" in problem.details["error"]
     agent.flush()
     [event] = [r for r in receiver.log_records() if (r.event_name or r.body) == n.EVENT_PATH_PROBLEM]
-    assert event.attributes["path"] == str(blocker / "data")
+    assert event.attributes[n.ATTR_PATH] == str(blocker / "data")

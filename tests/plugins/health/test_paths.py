@@ -10,10 +10,11 @@ import pytest
 from plugins.health.paths import check_data_dir, check_readable
 
 
-def test_missing_data_dir_is_created_and_left_clean(tmp_path: Path) -> None:
+def test_missing_data_dir_is_created_owner_only_and_left_clean(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b"
     assert check_data_dir(target) is None
     assert target.is_dir() and list(target.iterdir()) == []
+    assert [p.stat().st_mode & 0o777 for p in (tmp_path / "a", target)] == [0o700, 0o700]
 
 
 def test_data_dir_under_a_regular_file_is_reported_with_errno(tmp_path: Path) -> None:

@@ -1,180 +1,215 @@
-"""The health plugin end to end over a real PluginContext: signals, log events and gauges at init."""
+"""The health plugin on the real host (``agent.testing.run_plugin``): signals, log events and gauges.
+
+Artifact identities are kept by the core for the life of the process (they outlive an
+``init`` and are handed to every later agent), so every test names its own model, and a
+test that records an unreadable artifact replaces it with a readable one afterwards.
+"""
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import os
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy
 import pytest
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from structlog.testing import capture_logs
 
-from agent._errors import ConfigError
-from agent._types import ModelInfo
-from plugins.health import make_plugin, record_artifact
+import agent
+from agent.plugin import ConfigError, Signal
+from agent.testing import CapturedTelemetry, run_plugin
 from plugins.health import names as n
-from plugins.health.plugin import HealthPlugin, artifact_identity
-from tests.plugins.health.conftest import MakeContext, metric_points
 
 GOOD = b"model weights v3.2"
 WRONG = b"model weights v3.1 (older binary)"
+QUIET: dict[str, Any] = {"dependencies": [], "system_metrics": False, "gpu": False}
+
+
+def _pin(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+HEALTH_SIGNALS = frozenset(v for k, v in vars(n).items() if k.startswith("SIGNAL_"))
+
+
+def _health(signals: list[Signal]) -> list[Signal]:
+    """The health plugin's signals of a tick (the core adds its own operational ones)."""
+    return [s for s in signals if s.name in HEALTH_SIGNALS]
+
+
+def _by_name(signals: list[Signal]) -> dict[str, Signal]:
+    return {s.name: s for s in _health(signals)}
 
 
 @pytest.fixture
-def plugin() -> Iterator[HealthPlugin]:
-    """A fresh plugin, shut down after the test so no GC hook or active-plugin state leaks."""
-    p = make_plugin()
-    yield p
-    if p._ctx is not None:
-        p.infersight_shutdown(p._ctx)
+def unreadable_model() -> Iterator[str]:
+    """A model name whose unreadable artifact the test records; replaced by a readable one afterwards."""
+    yield "fraud-missing"
+    agent.record_artifact("fraud-missing", GOOD)  # later agents must not inherit a standing path problem
 
 
-def _model(name: str, **options: object) -> ModelInfo:
-    version = str(options.pop("version", "3.2"))
-    return ModelInfo(name=name, version=version, options=options)
+def _about(events: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+    return [e for e in events if e.get(n.ATTR_MODEL) == model]
 
 
-def _events(logs: list[MutableMapping[str, Any]], name: str) -> list[MutableMapping[str, Any]]:
-    return [e for e in logs if e["event"] == name]
+def _severity(h: CapturedTelemetry, event: str) -> list[str]:
+    return [str(r.log_record.severity_text).lower() for r in h.log_records() if str(r.log_record.body) == event]
 
 
-def test_wrong_artifact_and_changed_pin_publish_signals_and_error_events(
-    tmp_path: Path, make_context: MakeContext, plugin: HealthPlugin, reader: InMemoryMetricReader
-) -> None:
+def test_wrong_configured_artifact_and_changed_pin_publish_signals_and_error_events(tmp_path: Path) -> None:
     artifact = tmp_path / "fraud.bin"
     artifact.write_bytes(WRONG)
-    pinned = "sha256:" + hashlib.sha256(GOOD).hexdigest()
-    config = {"health": {"dependencies": ["numpy"], "pins": {"numpy": "1.26.0"}, "system_metrics": False}}
-    ctx = make_context(config, {"fraud": _model("fraud", artifact=str(artifact), expected_digest=pinned)})
-    with capture_logs() as logs:
-        plugin.infersight_configure(config, ctx)
-    signals = {s.name: s for s in ctx.take_published()}
+    config = {
+        "health": {"dependencies": ["numpy"], "pins": {"numpy": "1.26.0"}, "system_metrics": False},
+        "models": {"fraud-configured": {"version": "3.2", "artifact": str(artifact),
+                                        "expected_digest": _pin(GOOD)}},
+    }  # fmt: skip
+    with run_plugin("health", config=config) as h:
+        assert h.plugin("health").wait_for_artifacts()
+        signals = _by_name(h.tick())
+        digest = signals[n.SIGNAL_DIGEST_MISMATCH]
+        assert digest.labels == {"model": "fraud-configured"}
+        assert (digest.details["expected"], digest.details["actual"]) == (_pin(GOOD), _pin(WRONG))
+        assert digest.details["path"] == str(artifact)
+        dep = signals[n.SIGNAL_DEPENDENCY_MISMATCH]
+        assert dep.labels == {"package": "numpy"}
+        assert dep.details == {"expected": "1.26.0", "actual": numpy.__version__}
 
-    digest = signals[n.SIGNAL_DIGEST_MISMATCH]
-    assert digest.labels == {"model": "fraud"}
-    assert digest.details["expected"] == pinned
-    assert digest.details["actual"] == "sha256:" + hashlib.sha256(WRONG).hexdigest()
-    dep = signals[n.SIGNAL_DEPENDENCY_MISMATCH]
-    assert dep.labels == {"package": "numpy"}
-    assert dep.details == {"expected": "1.26.0", "actual": numpy.__version__}
+        [mismatch] = h.events(n.EVENT_DEPLOYMENT_MISMATCH)
+        assert (mismatch[n.ATTR_MODEL], mismatch[n.ATTR_MISMATCH_KIND]) == ("fraud-configured", "digest")
+        assert (mismatch[n.ATTR_EXPECTED], mismatch[n.ATTR_ACTUAL]) == (_pin(GOOD), _pin(WRONG))
+        assert _severity(h, n.EVENT_DEPLOYMENT_MISMATCH) == ["error"]
+        [dep_event] = h.events(n.EVENT_DEPENDENCY_MISMATCH)
+        assert (dep_event[n.ATTR_PACKAGE], dep_event[n.ATTR_PACKAGE_PIN]) == ("numpy", "1.26.0")
+        assert dep_event[n.ATTR_PACKAGE_VERSION] == numpy.__version__
+        [deployed] = _about(h.events(n.EVENT_ARTIFACT), "fraud-configured")
+        assert set(_severity(h, n.EVENT_ARTIFACT)) == {"info"}
+        assert deployed[n.ATTR_ARTIFACT_SIZE] == len(WRONG)
+        assert deployed[n.ATTR_ARTIFACT_PATH] == str(artifact)
+        assert deployed[n.ATTR_ARTIFACT_SHA256] == hashlib.sha256(WRONG).hexdigest()
+        assert deployed[n.ATTR_VERSION] == "3.2"
+        [inventory] = h.events(n.EVENT_INVENTORY)
+        assert json.loads(inventory[n.ATTR_PACKAGES]) == {"numpy": numpy.__version__}
+        assert inventory[n.ATTR_RUNTIME_VERSION].count(".") == 2
 
-    [mismatch] = _events(logs, n.EVENT_DEPLOYMENT_MISMATCH)
-    assert mismatch["log_level"] == "error"
-    assert (mismatch["model"], mismatch["expected"], mismatch["actual"]) == (
-        "fraud", pinned, digest.details["actual"],
-    )  # fmt: skip
-    [dep_event] = _events(logs, n.EVENT_DEPENDENCY_MISMATCH)
-    assert dep_event["log_level"] == "error"
-    assert (dep_event["package"], dep_event["actual"]) == ("numpy", numpy.__version__)
-    [deployed] = _events(logs, n.EVENT_ARTIFACT)
-    assert deployed["log_level"] == "info"
-    assert deployed["size"] == len(WRONG)
-    assert deployed["path"] == str(artifact)
-    assert deployed["version"] == "3.2"
-    [inventory] = _events(logs, n.EVENT_INVENTORY)
-    assert inventory["packages"] == {"numpy": numpy.__version__}
-
-    info = {(p.attributes[n.ATTR_PACKAGE], p.attributes[n.ATTR_PACKAGE_VERSION]): p.value
-            for p in metric_points(reader)[n.DEPENDENCY_INFO]}  # fmt: skip
-    assert info[("numpy", numpy.__version__)] == 1
-    assert any(pkg == "python" for pkg, _ in info)
+        info = {(p.attributes[n.ATTR_PACKAGE], p.attributes[n.ATTR_PACKAGE_VERSION]): p.value
+                for p in h.metric_points(n.DEPENDENCY_INFO)}  # fmt: skip
+        assert info[("numpy", numpy.__version__)] == 1
+        assert any(pkg == "python" for pkg, _ in info)
+        # The configured artifact went through the core: the model's spans carry its digest.
+        h.feed("fraud-configured", {"x": 1.0})
+        h.flush()
+        [span] = h.spans()
+        assert span.attributes is not None
+        assert span.attributes["ml.model.artifact.sha256"] == hashlib.sha256(WRONG).hexdigest()
+    assert h.plugin_errors == 0
 
 
-def test_matching_artifact_and_pins_publish_nothing(
-    tmp_path: Path, make_context: MakeContext, plugin: HealthPlugin
-) -> None:
+def test_matching_artifact_and_pins_publish_nothing(tmp_path: Path) -> None:
     artifact = tmp_path / "fraud.bin"
     artifact.write_bytes(GOOD)
-    pinned = "sha256:" + hashlib.sha256(GOOD).hexdigest().upper()  # pins are case-insensitive
-    config = {"health": {"dependencies": ["numpy"], "pins": {"numpy": numpy.__version__}, "system_metrics": False}}
-    ctx = make_context(config, {"fraud": _model("fraud", artifact=str(artifact), expected_digest=pinned,
-                                                expected_version="3.2")})  # fmt: skip
-    with capture_logs() as logs:
-        plugin.infersight_configure(config, ctx)
-    assert ctx.take_published() == []
-    assert [e for e in logs if e["log_level"] == "error"] == []
-    assert artifact_identity("fraud") is not None
+    pinned = _pin(GOOD).upper().replace("SHA256:", "sha256:")  # the hex part of a pin is case-insensitive
+    config = {
+        "health": {**QUIET, "dependencies": ["numpy"], "pins": {"numpy": numpy.__version__}},
+        "models": {"fraud-matching": {"version": "3.2", "artifact": str(artifact), "expected_digest": pinned,
+                                      "expected_version": "3.2"}},
+    }  # fmt: skip
+    with run_plugin("health", config=config) as h:
+        assert h.plugin("health").wait_for_artifacts()
+        assert _health(h.tick()) == []
+        errors = [r for r in h.log_records() if str(r.log_record.severity_text).lower() == "error"]
+        assert errors == []
+        plugin = h.plugin("health")
+        assert plugin.identity("fraud-matching").digest == _pin(GOOD)
 
 
-def test_bad_expected_digest_is_a_config_error_naming_the_key(
-    make_context: MakeContext, plugin: HealthPlugin
-) -> None:
-    ctx = make_context({}, {"fraud": _model("fraud", expected_digest="md5:abc")})
-    with pytest.raises(ConfigError) as err:
-        plugin.infersight_configure({}, ctx)
+@pytest.mark.parametrize("pin", ["md5:abc", "deadbeef", "sha256:" + "a" * 63])
+def test_bad_expected_digest_is_a_config_error_naming_the_key(pin: str) -> None:
+    config = {"health": QUIET, "models": {"fraud": {"expected_digest": pin}}}
+    with pytest.raises(ConfigError) as err, run_plugin("health", config=config):
+        pass
     assert err.value.key == "models.fraud.expected_digest"
     assert "sha256:<64 hex>" in str(err.value)
 
 
-def test_version_mismatch_is_found_at_init_or_when_the_model_first_reports(
-    make_context: MakeContext, plugin: HealthPlugin
-) -> None:
-    models = {"a": _model("a", version="1.0", expected_version="2.0"),
-              "b": _model("b", version="", expected_version="5")}  # fmt: skip
-    config = {"health": {"dependencies": [], "system_metrics": False}}
-    ctx = make_context(config, models)
-    with capture_logs() as logs:
-        plugin.infersight_configure(config, ctx)
-        later = plugin.infersight_collect_signals(ModelInfo(name="b", version="4"), 0.0)
-        again = plugin.infersight_collect_signals(ModelInfo(name="b", version="4"), 1.0)
-    [at_init] = ctx.take_published()
-    assert (at_init.name, at_init.labels) == (n.SIGNAL_VERSION_MISMATCH, {"model": "a"})
-    assert at_init.details["actual"] == "1.0"
-    # the first tick re-sends the standing problem found at init, then reports the new one
-    assert later is not None and [(s.name, s.labels["model"], s.details["actual"]) for s in later] == [
-        (n.SIGNAL_VERSION_MISMATCH, "a", "1.0"),
-        (n.SIGNAL_VERSION_MISMATCH, "b", "4"),
-    ]
-    # later ticks re-send both standing problems, but log each mismatch only once
-    assert again is not None and sorted(s.labels["model"] for s in again) == ["a", "b"]
-    assert [e["model"] for e in _events(logs, n.EVENT_DEPLOYMENT_MISMATCH)] == ["a", "b"]
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [({"dependencies": "numpy"}, "health.dependencies"), ({"pins": {"numpy": 2}}, "health.pins.numpy"),
+     ({"gpu": "yes"}, "health.gpu"), ({"gpus": True}, "health.gpus")],
+)  # fmt: skip
+def test_bad_health_table_fails_init_naming_the_key(section: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as err, run_plugin("health", config={"health": section}):
+        pass
+    assert err.value.key == key
 
 
-def test_record_artifact_before_and_after_init_is_checked_against_the_pin(
-    make_context: MakeContext, plugin: HealthPlugin
-) -> None:
-    pinned = "sha256:" + hashlib.sha256(GOOD).hexdigest()
-    early = record_artifact("fraud", WRONG)  # before init: kept, reported at configure
-    assert early is not None and early.size == len(WRONG) and early.path is None
-    config = {"health": {"dependencies": [], "system_metrics": False}}
-    ctx = make_context(config, {"fraud": _model("fraud", expected_digest=pinned)})
-    with capture_logs() as logs:
-        plugin.infersight_configure(config, ctx)
-        assert [s.name for s in ctx.take_published()] == [n.SIGNAL_DIGEST_MISMATCH]
-        good = record_artifact("fraud", bytearray(GOOD))
-        assert ctx.take_published() == []
-        record_artifact("fraud", WRONG)
-        assert [s.name for s in ctx.take_published()] == [n.SIGNAL_DIGEST_MISMATCH]
-    assert good is not None and good.digest == pinned
-    assert len(_events(logs, n.EVENT_ARTIFACT)) == 3
+def test_version_mismatch_is_found_at_init_or_when_the_model_first_reports() -> None:
+    config = {"health": QUIET, "models": {"va": {"version": "1.0", "expected_version": "2.0"},
+                                          "vb": {"expected_version": "5"}}}  # fmt: skip
+    with run_plugin("health", config=config) as h:
+        at_init = [s for s in h.tick() if s.name == n.SIGNAL_VERSION_MISMATCH]
+        assert {(s.labels["model"], s.details["actual"]) for s in at_init} == {("va", "1.0")}
+        h.feed("vb", {"x": 1.0}, version="4")  # the decorator names the version at run time
+        later = [s for s in h.tick() if s.name == n.SIGNAL_VERSION_MISMATCH]
+        assert {(s.labels["model"], s.details["actual"]) for s in later} == {("va", "1.0"), ("vb", "4")}
+        again = [s for s in h.tick() if s.name == n.SIGNAL_VERSION_MISMATCH]
+        assert {s.labels["model"] for s in again} == {"va", "vb"}  # standing problems are re-sent
+        # ... but each mismatch is logged once
+        assert sorted(e[n.ATTR_MODEL] for e in h.events(n.EVENT_DEPLOYMENT_MISMATCH)) == ["va", "vb"]
+
+
+def test_record_artifact_before_and_after_init_is_checked_against_the_pin() -> None:
+    model = "fraud-recorded"
+    early = agent.record_artifact(model, WRONG)  # no agent yet: kept by the core, delivered after configure
+    assert early == _pin(WRONG)
+    config = {"health": QUIET, "models": {model: {"expected_digest": _pin(GOOD)}}}
+    with run_plugin("health", config=config) as h:
+        assert [s.name for s in _health(h.tick())] == [n.SIGNAL_DIGEST_MISMATCH]
+        assert agent.record_artifact(model, bytearray(GOOD)) == _pin(GOOD)
+        h.flush()
+        assert h.plugin("health").identity(model).digest == _pin(GOOD)
+        assert agent.record_artifact(model, memoryview(WRONG)) == _pin(WRONG)
+        h.flush()
+        deployed = [e for e in h.events(n.EVENT_ARTIFACT) if e[n.ATTR_MODEL] == model]
+        assert [e[n.ATTR_ARTIFACT_SHA256] for e in deployed] == [
+            hashlib.sha256(d).hexdigest() for d in (WRONG, GOOD, WRONG)
+        ]
+        assert all(n.ATTR_ARTIFACT_PATH not in e for e in deployed)  # bytes have no path
+        mismatches = _about(h.events(n.EVENT_DEPLOYMENT_MISMATCH), model)
+        assert [e[n.ATTR_ACTUAL] for e in mismatches] == [_pin(WRONG), _pin(WRONG)]
+    assert h.plugin_errors == 0
 
 
 def test_record_artifact_of_a_missing_file_reports_a_path_problem_instead_of_raising(
-    tmp_path: Path, make_context: MakeContext, plugin: HealthPlugin
+    tmp_path: Path, unreadable_model: str
 ) -> None:
-    config = {"health": {"dependencies": [], "system_metrics": False}}
-    ctx = make_context(config)
-    plugin.infersight_configure(config, ctx)
-    with capture_logs() as logs:
-        assert record_artifact("fraud", tmp_path / "nope.bin") is None
-    [signal] = ctx.take_published()
-    assert signal.name == n.SIGNAL_PATH_PROBLEM
-    assert signal.labels["access"] == "read"
-    assert "ENOENT" in signal.details["error"]
-    assert _events(logs, n.EVENT_PATH_PROBLEM)[0]["path"] == str(tmp_path / "nope.bin")
+    missing = tmp_path / "nope.bin"
+    with run_plugin("health", config={"health": QUIET}) as h:
+        assert agent.record_artifact(unreadable_model, missing) is None
+        [signal] = [s for s in h.tick() if s.name == n.SIGNAL_PATH_PROBLEM]
+        assert signal.labels == {"path": str(missing), "role": "models.fraud-missing.artifact", "access": "read"}
+        assert "ENOENT" in signal.details["error"]
+        [event] = h.events(n.EVENT_PATH_PROBLEM)
+        assert (event[n.ATTR_PATH], event[n.ATTR_PATH_ACCESS]) == (str(missing), "read")
+        assert "ENOENT" in event[n.ATTR_ERROR_MESSAGE]
+        assert _about(h.events(n.EVENT_ARTIFACT), unreadable_model) == []
+
+
+def test_configured_artifact_that_cannot_be_read_is_a_path_problem(tmp_path: Path) -> None:
+    config = {"health": QUIET, "models": {"fraud-gone": {"artifact": str(tmp_path / "gone.onnx")}}}
+    with run_plugin("health", config=config) as h:
+        [signal] = _health(h.tick())
+        assert (signal.name, signal.labels["role"]) == (n.SIGNAL_PATH_PROBLEM, "models.fraud-gone.artifact")
 
 
 def _unwritable_dir(tmp_path: Path) -> Path:
     """A data directory the process cannot write to, whoever it runs as.
 
-    As root, permission bits do not stop writes (CAP_DAC_OVERRIDE), so chmod 0o500
-    would not fail the check; a directory whose parent is a regular file fails for
-    root and non-root alike (ENOTDIR), so root gets that instead.
+    As root, permission bits do not stop writes (CAP_DAC_OVERRIDE), so a directory whose
+    parent is a regular file (ENOTDIR) stands in for root; others get a 0500 directory.
     """
     if os.geteuid() == 0:
         blocker = tmp_path / "not-a-dir"
@@ -186,66 +221,51 @@ def _unwritable_dir(tmp_path: Path) -> Path:
     return locked
 
 
-def test_unwritable_data_dir_gives_a_clear_problem_and_init_still_succeeds(
-    tmp_path: Path, make_context: MakeContext, plugin: HealthPlugin
-) -> None:
+def test_unwritable_data_dir_gives_a_clear_problem_and_init_still_succeeds(tmp_path: Path) -> None:
     data_dir = _unwritable_dir(tmp_path)
-    config = {"health": {"dependencies": [], "system_metrics": False}}
-    ctx = make_context(config, data_dir=data_dir)
     try:
-        with capture_logs() as logs:
-            plugin.infersight_configure(config, ctx)
+        with run_plugin("health", config={"health": QUIET}, agent={"data_dir": str(data_dir)}) as h:
+            [signal] = _health(h.tick())
+            [event] = h.events(n.EVENT_PATH_PROBLEM)
     finally:
         if data_dir.is_dir():
             data_dir.chmod(0o700)
-    [signal] = ctx.take_published()
     assert signal.name == n.SIGNAL_PATH_PROBLEM
     assert signal.labels == {"path": str(data_dir), "role": "data directory", "access": "write"}
     assert signal.details["error"].split()[1] in ("[ENOTDIR]", "[EACCES]")
-    [event] = _events(logs, n.EVENT_PATH_PROBLEM)
-    assert event["log_level"] == "error"
-    assert (event["path"], event["access"]) == (str(data_dir), "write")
+    assert (event[n.ATTR_PATH], event[n.ATTR_PATH_ACCESS]) == (str(data_dir), "write")
 
 
-def test_declared_dependency_that_fails_to_import_is_named(
-    tmp_path: Path, make_context: MakeContext, plugin: HealthPlugin, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_declared_dependency_that_fails_to_import_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = tmp_path / "site"
     (site / "brokenpkg-1.0.dist-info").mkdir(parents=True)
     (site / "brokenpkg-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenpkg\nVersion: 1.0\n")
     (site / "brokenpkg.py").write_text("raise ImportError('libbroken.so: cannot open shared object file')\n")
     monkeypatch.syspath_prepend(str(site))
-    config = {"health": {"dependencies": ["brokenpkg", "not-installed-pkg"], "system_metrics": False}}
-    ctx = make_context(config)
-    with capture_logs() as logs:
-        plugin.infersight_configure(config, ctx)
-    signals = {s.labels["package"]: s for s in ctx.take_published()}
+    config = {"health": {**QUIET, "dependencies": ["brokenpkg", "not-installed-pkg"]}}
+    with run_plugin("health", config=config) as h:
+        signals = {s.labels["package"]: s for s in _health(h.tick())}
+        events = h.events(n.EVENT_IMPORT_ERROR)
     assert signals["brokenpkg"].name == n.SIGNAL_IMPORT_ERROR
     assert "libbroken.so" in signals["brokenpkg"].details["error"]
     assert "not installed" in signals["not-installed-pkg"].details["error"]
-    assert {e["package"] for e in _events(logs, n.EVENT_IMPORT_ERROR)} == {"brokenpkg", "not-installed-pkg"}
+    assert {e[n.ATTR_PACKAGE] for e in events} == {"brokenpkg", "not-installed-pkg"}
 
 
-def test_shutdown_detaches_the_gc_hook_and_stops_reporting(
-    make_context: MakeContext, plugin: HealthPlugin, reader: InMemoryMetricReader
-) -> None:
+def test_machine_metrics_are_exported_and_shutdown_detaches_the_gc_hook() -> None:
     before = len(gc.callbacks)
-    config: dict[str, Any] = {"health": {"dependencies": []}}
-    ctx = make_context(config)
-    plugin.infersight_configure(config, ctx)
-    assert len(gc.callbacks) == before + 1
-    plugin.infersight_shutdown(ctx)
+    with run_plugin("health", config={"health": {"dependencies": [], "gpu": False}}) as h:
+        assert len(gc.callbacks) == before + 1
+        assert h.metric_points(n.PROCESS_MEMORY_USAGE)[0].value is not None
+        [up] = h.metric_points(n.AGENT_UP)
+        assert up.value == 1 and n.ATTR_START_TIME in up.attributes
     assert len(gc.callbacks) == before
-    assert n.PROCESS_MEMORY_USAGE not in metric_points(reader)
-    assert artifact_identity("anything") is None
+    assert h.metric_points(n.PROCESS_MEMORY_USAGE) == []  # callbacks report nothing once shut down
 
 
-def test_gc_pause_timing_can_be_switched_off(
-    make_context: MakeContext, plugin: HealthPlugin, reader: InMemoryMetricReader
-) -> None:
+def test_gc_pause_timing_can_be_switched_off() -> None:
     before = len(gc.callbacks)
-    config: dict[str, Any] = {"health": {"dependencies": [], "gc_pauses": False}}
-    plugin.infersight_configure(config, make_context(config))
-    names = set(metric_points(reader))
-    assert len(gc.callbacks) == before
-    assert n.GC_PAUSE_TIME not in names and n.CPYTHON_GC_COLLECTIONS in names
+    with run_plugin("health", config={"health": {"dependencies": [], "gpu": False, "gc_pauses": False}}) as h:
+        assert len(gc.callbacks) == before
+        assert h.metric_points(n.GC_PAUSE_TIME) == []
+        assert h.metric_points(n.CPYTHON_GC_COLLECTIONS) != []

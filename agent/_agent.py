@@ -26,6 +26,7 @@ from agent import _state
 from agent._capture import UnprocessableError, _assemble, redact_columns, rows_of
 from agent._config import Settings, redact_url, resolve, unknown_sections
 from agent._errors import HIDDEN, ConfigError, describe_exception
+from agent._fileexport import dir_mode, ensure_dir
 from agent._histogram import LatencyHistograms
 from agent._ids import IdGenerator
 from agent._logging import make_logger
@@ -162,6 +163,7 @@ class Agent:
             resource=self.pipelines.resource,
             new_log_exporter=self.pipelines.new_log_exporter,
             notify=lambda n, c: self.host.notify(n, c, settings.agent["notify_timeout"]),
+            file_mode=settings.agent["file_mode"],
         )
         self.worker = Worker(self)
         self.worker.clock = clock
@@ -189,7 +191,9 @@ class Agent:
     def start(self) -> None:
         """Load and configure plugins, then start the worker; ConfigError from a plugin fails init."""
         try:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            ensure_dir(self.settings.data_dir, dir_mode(self.settings.agent["file_mode"]))
+            if not self.settings.data_dir.is_dir():
+                raise NotADirectoryError(f"{self.settings.data_dir} is not a directory")
         except OSError as exc:
             self._data_dir_problem = f"{type(exc).__name__}: {exc}"
         self.configure_plugins()

@@ -57,7 +57,24 @@ OTEL_SAMPLER = "OTEL_TRACES_SAMPLER"
 OTEL_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
 OTEL_METRIC_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
 
+SIGNALS = ("traces", "metrics", "logs")
+_SIGNAL_ENV = {
+    "type": "OTEL_{S}_EXPORTER",
+    "endpoint": "OTEL_EXPORTER_OTLP_{S}_ENDPOINT",
+    "protocol": "OTEL_EXPORTER_OTLP_{S}_PROTOCOL",
+    "headers": "OTEL_EXPORTER_OTLP_{S}_HEADERS",
+    "timeout": "OTEL_EXPORTER_OTLP_{S}_TIMEOUT",
+    "insecure": "OTEL_EXPORTER_OTLP_{S}_INSECURE",
+    "certificate": "OTEL_EXPORTER_OTLP_{S}_CERTIFICATE",
+    "compression": "OTEL_EXPORTER_OTLP_{S}_COMPRESSION",
+}
+SIGNAL_ENVIRONMENT_VARIABLES = tuple(
+    t.format(S=sig.upper()) for sig in SIGNALS for t in _SIGNAL_ENV.values()
+)
+
+
 ENVIRONMENT_VARIABLES = (
+    *SIGNAL_ENVIRONMENT_VARIABLES,
     ENV_CONFIG, ENV_DISABLED, ENV_DATA_DIR, ENV_EXPORTER, ENV_QUEUE_SIZE, ENV_LOG_LEVEL, ENV_PLUGINS,
     OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_ENDPOINT, OTEL_PROTOCOL,
     OTEL_HEADERS, OTEL_TIMEOUT, OTEL_INSECURE, OTEL_CERTIFICATE, OTEL_COMPRESSION, OTEL_SAMPLER,
@@ -74,6 +91,14 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 TASKS = ("classification", "regression", "ranking", "recommendation", "generation", "other")
 
 
+def _file_mode(key: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0o400 <= v <= 0o666 or not v & 0o600 == 0o600:
+        raise ConfigError(key, v, "a file mode such as 0o600 (owner read+write at least, no execute bits)")
+    if v & 0o111:
+        raise ConfigError(key, v, "a file mode without execute bits, such as 0o600 or 0o640")
+    return v
+
+
 def _endpoint(key: str, v: Any) -> str:
     v = string(key, v)
     parsed = urllib.parse.urlsplit(v)
@@ -83,6 +108,10 @@ def _endpoint(key: str, v: Any) -> str:
         _ = parsed.port
     except ValueError:
         raise ConfigError(key, redact_url(v), "a URL with a valid port") from None
+    if parsed.username is not None or parsed.password is not None:
+        # Exporters log their endpoint: credentials in it would end up in logs. Headers carry them.
+        raise ConfigError(key, redact_url(v), "a URL without user:password@ (send credentials in "
+                          "exporter.headers / OTEL_EXPORTER_OTLP_HEADERS)")
     return v
 
 
@@ -129,6 +158,96 @@ def parse_kv_list(text: str) -> dict[str, str]:
     return out
 
 
+def _exporter_types(key: str, v: Any) -> tuple[str, ...]:
+    """One exporter type or a list of them (``["otlp", "file"]``); ``none`` stands alone."""
+    items = [v] if isinstance(v, str) else v
+    expected = "one of " + ", ".join(repr(t) for t in EXPORTER_TYPES) + ", or a list of them"
+    if not isinstance(items, list | tuple) or not items or not all(isinstance(t, str) for t in items):
+        raise ConfigError(key, v, expected)
+    out = tuple(dict.fromkeys(t.strip().lower() for t in items))
+    if any(t not in EXPORTER_TYPES for t in out):
+        raise ConfigError(key, v, expected)
+    if "none" in out and len(out) > 1:
+        raise ConfigError(key, v, "'none' alone, or a list of exporters without 'none'")
+    return out
+
+
+def _env_list(text: str) -> Any:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    return parts or text
+
+
+def _signal_checks() -> dict[str, Key]:
+    base = SCHEMA["exporter"]
+    return {
+        "type": Key(_exporter_types, None, parse_env=_env_list),
+        "endpoint": Key(_endpoint, None),
+        "protocol": Key(base["protocol"].check, None),
+        "headers": Key(str_table, None, parse_env=parse_kv_list),
+        "timeout": Key(base["timeout"].check, None, parse_env=_env_ms),
+        "insecure": Key(boolean, None, parse_env=_env_bool),
+        "certificate": Key(string, None),
+        "compression": Key(base["compression"].check, None),
+    }
+
+
+def _signals_table(key: str, v: Any) -> dict[str, Any]:
+    """``[exporter.signals.<signal>]`` tables as given (checked key by key in ``_resolve_signals``)."""
+    if not isinstance(v, Mapping):
+        raise ConfigError(key, v, "a table of [exporter.signals.traces|metrics|logs] tables")
+    for sig, table in v.items():
+        if sig not in SIGNALS:
+            raise unknown_key(f"{key}.{sig}", table, set(SIGNALS))
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{key}.{sig}", table, "a table")
+        for k in table:
+            if k not in _SIGNAL_ENV:
+                raise unknown_key(f"{key}.{sig}.{k}", table[k], set(_SIGNAL_ENV))
+    return {str(k): dict(t) for k, t in v.items()}
+
+
+def _resolve_signals(exp: dict[str, Any], explicit: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Each signal's effective exporter settings: explicit > OTEL_* per-signal variable > file > [exporter].
+
+    An endpoint set for one signal is used as it is (the OTLP specification's rule for
+    per-signal endpoints); the shared endpoint gets ``/v1/<signal>`` appended over HTTP.
+    """
+    checks = _signal_checks()
+    given = exp.get("signals") or {}
+    expl = (explicit.get("signals") or {}) if isinstance(explicit, Mapping) else {}
+    base_types = exp["type"] or (("otlp",) if exp["endpoint"] else ("file",))
+    out: dict[str, Any] = {}
+    for sig in SIGNALS:
+        table = dict(given.get(sig, {}))
+        table.update(expl.get(sig, {}) if isinstance(expl, Mapping) else {})
+        effective: dict[str, Any] = {}
+        for name, spec in checks.items():
+            var = _SIGNAL_ENV[name].format(S=sig.upper())
+            path = f"exporter.signals.{sig}.{name}"
+            if name in (expl.get(sig, {}) if isinstance(expl, Mapping) else {}):
+                value = spec.check(path, table[name])
+            elif env.get(var):
+                text = env[var]
+                value = spec.check(f"{var} ({path})", spec.parse_env(text) if spec.parse_env else text)
+            elif name in table:
+                value = spec.check(path, table[name])
+            else:
+                value = None
+            effective[name] = value
+        effective["endpoint_is_full"] = effective["endpoint"] is not None
+        for name in ("endpoint", "protocol", "headers", "timeout", "insecure", "certificate", "compression"):
+            if effective[name] is None:
+                effective[name] = exp[name]
+        effective["type"] = effective["type"] or base_types
+        if "otlp" in effective["type"] and not effective["endpoint"]:
+            raise ConfigError(f"exporter.signals.{sig}.endpoint", None,
+                              f"an OTLP endpoint URL when {sig} are exported over otlp "
+                              f"(exporter.endpoint, OTEL_EXPORTER_OTLP_ENDPOINT or "
+                              f"OTEL_EXPORTER_OTLP_{sig.upper()}_ENDPOINT)")
+        out[sig] = effective
+    return out
+
+
 SCHEMA: dict[str, dict[str, Key]] = {
     "service": {
         "name": Key(nonempty_string, "infersight-service", OTEL_SERVICE_NAME),
@@ -136,7 +255,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "attributes": Key(str_table, {}, OTEL_RESOURCE_ATTRIBUTES, parse_kv_list),
     },
     "exporter": {
-        "type": Key(optional(one_of(*EXPORTER_TYPES)), None, ENV_EXPORTER),
+        "type": Key(optional(_exporter_types), None, ENV_EXPORTER, _env_list),
         "endpoint": Key(optional(_endpoint), None, OTEL_ENDPOINT),
         "protocol": Key(one_of(*PROTOCOLS), "http/protobuf", OTEL_PROTOCOL),
         "headers": Key(str_table, {}, OTEL_HEADERS, parse_kv_list),
@@ -146,6 +265,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "compression": Key(one_of("none", "gzip"), "none", OTEL_COMPRESSION),
         "max_file_bytes": Key(positive_int, 50 * 1024 * 1024),
         "max_files": Key(positive_int, 5),
+        # Per-signal overrides: [exporter.signals.traces] type/endpoint/protocol/headers/... and the
+        # OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_TRACES_* variables (likewise metrics, logs).
+        "signals": Key(_signals_table, {}),
     },
     "traces": {
         "sampler": Key(one_of(*SAMPLERS), "parentbased_always_on", OTEL_SAMPLER),
@@ -157,6 +279,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "agent": {
         "disabled": Key(boolean, False, ENV_DISABLED, _env_bool),
         "data_dir": Key(nonempty_string, "infersight-data", ENV_DATA_DIR),
+        # Files the agent and its plugins create in data_dir (telemetry, feedback store, outbox):
+        # owner-only by default, since captured values can be personal data. Directories get x bits.
+        "file_mode": Key(_file_mode, 0o600),
         "queue_size": Key(positive_int, 10_000, ENV_QUEUE_SIZE, _env_int),
         "stats_queue_size": Key(positive_int, 200_000),
         "batch_size": Key(positive_int, 1_000),
@@ -217,12 +342,19 @@ class Settings:
         return Path(self.agent["data_dir"]).expanduser()
 
     @property
+    def exporter_types(self) -> tuple[str, ...]:
+        """The exporters in use across signals, in order (``("otlp", "file")``; ``("none",)`` when none)."""
+        types = [t for sig in SIGNALS for t in self.exporter["signals"][sig]["type"] if t != "none"]
+        return tuple(dict.fromkeys(types)) or ("none",)
+
+    @property
     def exporter_type(self) -> str:
-        """The effective exporter: as configured, else ``otlp`` with an endpoint, else ``file``."""
-        configured = self.exporter["type"]
-        if configured:
-            return str(configured)
-        return "otlp" if self.exporter["endpoint"] else "file"
+        """The exporters in use as one word for people: ``file``, ``otlp``, ``otlp+file``, ``none``."""
+        return "+".join(self.exporter_types)
+
+    def signal_exporter(self, signal: str) -> dict[str, Any]:
+        """The effective exporter settings of ``traces``, ``metrics`` or ``logs``."""
+        return dict(self.exporter["signals"][signal])
 
     @property
     def disabled(self) -> bool:
@@ -313,11 +445,23 @@ def resolve(
                 continue
             out[key] = spec.check(path, value)
         sections[section] = out
+    # OTEL_RESOURCE_ATTRIBUTES adds to the file's attributes (explicit ones win over both), key by key.
+    service_file = file_data.get("service", {}) if isinstance(file_data.get("service", {}), Mapping) else {}
+    merged: dict[str, str] = {}
+    if "attributes" in service_file:
+        merged.update(str_table("service.attributes", service_file["attributes"]))
+    if env.get(OTEL_RESOURCE_ATTRIBUTES):
+        merged.update(parse_kv_list(env[OTEL_RESOURCE_ATTRIBUTES]))
+    if "attributes" in explicit.get("service", {}):
+        merged.update(str_table("service.attributes", explicit["service"]["attributes"]))
+    sections["service"]["attributes"] = merged
     if _env_bool(env.get(OTEL_SDK_DISABLED, "")) is True and "disabled" not in explicit.get("agent", {}):
         sections["agent"]["disabled"] = True
     if sections["service"]["instance_id"] is None:
         sections["service"]["instance_id"] = uuid.uuid4().hex
     _check_exporter(sections["exporter"])
+    sections["exporter"]["signals"] = _resolve_signals(
+        sections["exporter"], explicit.get("exporter", {}), env)
     models = _resolve_models(deep_merge(dict(file_data.get("models", {}) or {}), explicit.get("models", {})))
     raw = deep_merge(file_data, explicit)
     for name in raw:
@@ -327,7 +471,7 @@ def resolve(
 
 
 def _check_exporter(exp: dict[str, Any]) -> None:
-    if exp["type"] == "otlp" and not exp["endpoint"]:
+    if exp["type"] and "otlp" in exp["type"] and not exp["endpoint"]:
         raise ConfigError("exporter.endpoint", None, "an OTLP endpoint URL when exporter.type is 'otlp'")
 
 

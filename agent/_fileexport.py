@@ -55,12 +55,13 @@ def to_otlp_json(message: Message) -> str:
 class RotatingLineWriter:
     """Append lines to ``path``; rotate to ``path.1`` ... ``path.N`` when it passes ``max_bytes``."""
 
-    def __init__(self, path: Path, max_bytes: int, max_files: int) -> None:
+    def __init__(self, path: Path, max_bytes: int, max_files: int, file_mode: int = 0o600) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.max_files = max_files
+        self.file_mode = file_mode
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent, dir_mode(file_mode))
 
     def write(self, line: str) -> None:
         """Append one line (a newline is added) and rotate when the file is over the limit."""
@@ -72,7 +73,8 @@ class RotatingLineWriter:
                 size = 0
             if size and size + len(data) > self.max_bytes:
                 self._rotate()
-            with self.path.open("ab") as fh:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.file_mode)
+            with os.fdopen(fd, "ab") as fh:
                 fh.write(data)
 
     def _rotate(self) -> None:
@@ -155,11 +157,34 @@ class FileLogExporter(LogRecordExporter):
         return True
 
 
-def file_writers(directory: Path, max_bytes: int, max_files: int) -> dict[str, RotatingLineWriter]:
-    """One writer per signal under ``directory/telemetry``: traces, metrics, logs."""
+def ensure_dir(path: Path, mode: int) -> None:
+    """Create ``path`` and any missing parents with ``mode`` (``mkdir(parents=True)`` ignores it for parents).
+
+    Directories that already exist are left as they are.
+    """
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=mode)
+        except FileExistsError:
+            pass
+
+
+def dir_mode(file_mode: int) -> int:
+    """The directory mode that goes with ``file_mode``: search permission wherever reading is allowed."""
+    return file_mode | ((file_mode & 0o444) >> 2)
+
+
+def file_writers(directory: Path, max_bytes: int, max_files: int,
+                 file_mode: int = 0o600) -> dict[str, RotatingLineWriter]:
+    """One writer per signal under ``directory/telemetry``: traces, metrics, logs (files created ``file_mode``)."""
     base = directory / "telemetry"
     return {
-        signal: RotatingLineWriter(base / f"{signal}.jsonl", max_bytes, max_files)
+        signal: RotatingLineWriter(base / f"{signal}.jsonl", max_bytes, max_files, file_mode)
         for signal in ("traces", "metrics", "logs")
     }
 

@@ -34,6 +34,7 @@ class PluginContext:
         resource: Resource | None = None,
         new_log_exporter: Callable[[], LogRecordExporter | None] | None = None,
         notify: Callable[[Notification, Channel], bool | None] | None = None,
+        file_mode: int = 0o600,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
@@ -44,6 +45,10 @@ class PluginContext:
         self._new_log_exporter = new_log_exporter
         self.feedback_sink: Callable[[FeedbackEvent], FeedbackEvent] | None = None
         self._notify = notify
+        self.file_mode = file_mode
+        """Mode for files a plugin creates in ``data_dir`` (``agent.file_mode``, owner-only by default)."""
+        self.dir_mode = file_mode | ((file_mode & 0o444) >> 2)
+        """Mode for directories a plugin creates (``file_mode`` plus search permission where readable)."""
         self._models = models
         self._claimed: set[str] = set()
         self._pending: list[Signal] = []

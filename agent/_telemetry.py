@@ -214,15 +214,16 @@ class _DropCountingLogProcessor(BatchLogRecordProcessor):
 
 @dataclass
 class Exporters:
-    """Factories for one exporter per signal, as configured (None when export is off)."""
+    """Factories of the exporters configured for each signal (empty lists when a signal is off)."""
 
-    span: Callable[[], SpanExporter] | None
-    metric: Callable[[], MetricExporter] | None
-    log: Callable[[], LogRecordExporter] | None
+    span: list[Callable[[], SpanExporter]]
+    metric: list[Callable[[], MetricExporter]]
+    log: list[Callable[[], LogRecordExporter]]
+    log_types: tuple[str, ...] = ()
 
 
-def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:
-    exp = settings.exporter
+def _otlp_kwargs(exp: dict[str, Any], signal: str) -> dict[str, Any]:
+    """Keyword arguments for the SDK's OTLP exporter of ``signal`` from its effective settings."""
     endpoint = str(exp["endpoint"]).rstrip("/")
     kwargs: dict[str, Any] = {"headers": dict(exp["headers"]) or None, "timeout": exp["timeout"]}
     if exp["protocol"] == "grpc":
@@ -241,7 +242,8 @@ def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:
     else:
         from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
 
-        kwargs["endpoint"] = f"{endpoint}/v1/{signal}"
+        # A per-signal endpoint is used as given (OTLP specification); the shared one gets the path.
+        kwargs["endpoint"] = str(exp["endpoint"]) if exp.get("endpoint_is_full") else f"{endpoint}/v1/{signal}"
         if exp["compression"] == "gzip":
             kwargs["compression"] = HttpCompression.Gzip
         if exp["certificate"]:
@@ -249,46 +251,66 @@ def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:
     return kwargs
 
 
-def build_exporters(settings: Settings) -> Exporters:
-    """Exporter factories for ``exporter.type``: otlp (gRPC or HTTP), console, file or none."""
-    kind = settings.exporter_type
-    if kind == "none":
-        return Exporters(None, None, None)
-    if kind == "console":
-        # Bound to the sys.stdout of build time, not of the SDK's import, so redirection works.
-        return Exporters(
-            lambda: ConsoleSpanExporter(out=sys.stdout),
-            lambda: ConsoleMetricExporter(out=sys.stdout),
-            lambda: ConsoleLogRecordExporter(out=sys.stdout),
-        )
-    if kind == "file":
-        writers = _fileexport.file_writers(
-            settings.data_dir, settings.exporter["max_file_bytes"], settings.exporter["max_files"]
-        )
-        return Exporters(
-            lambda: _fileexport.FileSpanExporter(writers["traces"]),
-            lambda: _fileexport.FileMetricExporter(writers["metrics"]),
-            lambda: _fileexport.FileLogExporter(writers["logs"]),
-        )
-    if settings.exporter["protocol"] == "grpc":
+def _otlp_factory(exp: dict[str, Any], signal: str) -> Callable[[], Any]:
+    grpc = exp["protocol"] == "grpc"
+    if signal == "traces":
+        if grpc:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GSpan
+
+            return lambda: GSpan(**_otlp_kwargs(exp, signal))
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HSpan
+
+        return lambda: HSpan(**_otlp_kwargs(exp, signal))
+    if signal == "metrics":
+        if grpc:
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GMetric
+
+            return lambda: GMetric(**_otlp_kwargs(exp, signal))
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HMetric
+
+        return lambda: HMetric(**_otlp_kwargs(exp, signal))
+    if grpc:
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GLog
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GMetric
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GSpan
 
-        return Exporters(
-            lambda: GSpan(**_otlp_kwargs(settings, "traces")),
-            lambda: GMetric(**_otlp_kwargs(settings, "metrics")),
-            lambda: GLog(**_otlp_kwargs(settings, "logs")),
-        )
+        return lambda: GLog(**_otlp_kwargs(exp, signal))
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HLog
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HMetric
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HSpan
 
-    return Exporters(
-        lambda: HSpan(**_otlp_kwargs(settings, "traces")),
-        lambda: HMetric(**_otlp_kwargs(settings, "metrics")),
-        lambda: HLog(**_otlp_kwargs(settings, "logs")),
-    )
+    return lambda: HLog(**_otlp_kwargs(exp, signal))
+
+
+_CONSOLE: dict[str, Callable[[], Any]] = {
+    # Bound to the sys.stdout of build time, not of the SDK's import, so redirection works.
+    "traces": lambda: ConsoleSpanExporter(out=sys.stdout),
+    "metrics": lambda: ConsoleMetricExporter(out=sys.stdout),
+    "logs": lambda: ConsoleLogRecordExporter(out=sys.stdout),
+}
+_FILE: dict[str, Callable[[Any], Any]] = {
+    "traces": _fileexport.FileSpanExporter,
+    "metrics": _fileexport.FileMetricExporter,
+    "logs": _fileexport.FileLogExporter,
+}
+
+
+def build_exporters(settings: Settings) -> Exporters:
+    """Exporter factories per signal: otlp (gRPC or HTTP), console, file, several at once, or none."""
+    out: dict[str, list[Callable[[], Any]]] = {"traces": [], "metrics": [], "logs": []}
+    writers: dict[str, Any] | None = None
+    for signal in ("traces", "metrics", "logs"):
+        exp = settings.signal_exporter(signal)
+        for kind in exp["type"]:
+            if kind == "otlp":
+                out[signal].append(_otlp_factory(exp, signal))
+            elif kind == "console":
+                out[signal].append(_CONSOLE[signal])
+            elif kind == "file":
+                if writers is None:
+                    writers = _fileexport.file_writers(
+                        settings.data_dir, settings.exporter["max_file_bytes"], settings.exporter["max_files"],
+                        settings.agent["file_mode"],
+                    )
+                out[signal].append(functools.partial(_FILE[signal], writers[signal]))
+    log_types = tuple(t for t in settings.signal_exporter("logs")["type"] if t != "none")
+    return Exporters(out["traces"], out["metrics"], out["logs"], log_types)
 
 
 @dataclass
@@ -305,10 +327,16 @@ class Pipelines:
     reused: list[str] = field(default_factory=list)
 
     def new_log_exporter(self) -> LogRecordExporter | None:
-        """A fresh counting log exporter, for plugins that track export success themselves."""
-        if self.exporters.log is None:
+        """A fresh counting log exporter, for plugins that track export success themselves.
+
+        With several log exporters, the one that leaves the process: otlp, else file, else console.
+        """
+        if not self.exporters.log:
             return None
-        return _CountingLogExporter(self.exporters.log(), self.failures)
+        ranked = sorted(range(len(self.exporters.log)),
+                        key=lambda i: ("otlp", "file", "console").index(self.exporters.log_types[i])
+                        if i < len(self.exporters.log_types) else 3)
+        return _CountingLogExporter(self.exporters.log[ranked[0]](), self.failures)
 
     def force_flush(self, timeout_s: float) -> bool:
         """Flush every owned provider in parallel; all share the one ``timeout_s`` budget."""
@@ -363,10 +391,10 @@ def build_pipelines(
         # shutdown_on_exit=False: the agent's own atexit hook shuts them down in order, and
         # each SDK atexit handler would keep a provider alive until exit after every re-init.
         tp = TracerProvider(resource=resource, sampler=build_sampler(settings), shutdown_on_exit=False)
-        if exporters.span is not None:
+        for make_span in exporters.span:
             tp.add_span_processor(
                 _DropCountingSpanProcessor(
-                    _CountingSpanExporter(exporters.span(), failures), on_drop, max_queue_size=8192
+                    _CountingSpanExporter(make_span(), failures), on_drop, max_queue_size=8192
                 )
             )
         tracer_provider = tp
@@ -378,10 +406,10 @@ def build_pipelines(
         reused.append("metrics")
     else:
         readers: list[MetricReader] = list(extra_metric_readers)
-        if exporters.metric is not None:
+        for make_metric in exporters.metric:
             readers.append(
                 PeriodicExportingMetricReader(
-                    _CountingMetricExporter(exporters.metric(), failures, extra_metrics),
+                    _CountingMetricExporter(make_metric(), failures, extra_metrics),
                     export_interval_millis=settings.metrics["export_interval"] * 1000,
                     export_timeout_millis=settings.exporter["timeout"] * 1000,
                 )
@@ -396,10 +424,10 @@ def build_pipelines(
         reused.append("logs")
     else:
         lp = LoggerProvider(resource=resource, shutdown_on_exit=False)
-        if exporters.log is not None:
+        for make_log in exporters.log:
             lp.add_log_record_processor(
                 _DropCountingLogProcessor(
-                    _CountingLogExporter(exporters.log(), failures), on_drop, max_queue_size=8192
+                    _CountingLogExporter(make_log(), failures), on_drop, max_queue_size=8192
                 )
             )
         logger_provider = lp

@@ -27,6 +27,7 @@ from typing import Any
 from agent import _state
 from agent._config import ENVIRONMENT_VARIABLES, Settings, deep_merge, load_file, resolve
 from agent._errors import ConfigError, DeliveryError, PluginError, describe_exception
+from agent._fileexport import ensure_dir
 from agent._keys import (
     Check,
     Key,
@@ -98,6 +99,7 @@ __all__ = [
     "deep_merge",
     "describe_exception",
     "duration",
+    "ensure_dir",
     "enum_of",
     "exporter_type",
     "hookimpl",

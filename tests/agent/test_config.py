@@ -74,15 +74,74 @@ def test_disabled_by_environment(env: dict[str, str]) -> None:
     assert resolve(None, None, env).disabled
 
 
-def test_headers_and_url_credentials_are_redacted() -> None:
+def test_headers_and_url_query_secrets_are_redacted() -> None:
     s = resolve(
         None,
-        {"exporter": {"endpoint": "https://user:pw@collector:4318/?token=abc", "headers": {"api-key": "s3cr3t"}}},
+        {"exporter": {"endpoint": "https://collector:4318/?token=abc", "headers": {"api-key": "s3cr3t"}}},
         CLEAN_ENV,
     )
     text = repr(s.redacted())
-    assert "s3cr3t" not in text and "pw" not in text and "abc" not in text
+    assert "s3cr3t" not in text and "abc" not in text
     assert "collector:4318" in text
+
+
+@pytest.mark.parametrize("where", ["config", "env", "signal-env"])
+def test_endpoint_with_credentials_is_rejected_before_any_exporter_sees_it(where: str) -> None:
+    url = "https://user:pw@collector:4318"
+    overrides: dict = {"exporter": {"endpoint": url}} if where == "config" else {}
+    env = {**CLEAN_ENV, **({"OTEL_EXPORTER_OTLP_ENDPOINT": url} if where == "env" else {}),
+           **({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": url} if where == "signal-env" else {})}
+    with pytest.raises(ConfigError) as info:
+        resolve(None, overrides, env)
+    assert "pw" not in str(info.value) and "user:password@" in str(info.value)
+
+
+def test_secret_values_never_appear_in_config_errors() -> None:
+    cases = [
+        ({"exporter": {"headers": {"authorization": 12345}}}, "12345"),
+        ({"exporter": {"headers": "Bearer TOMLHDR_S3CR3T"}}, "TOMLHDR_S3CR3T"),
+        ({"exporter": {"api_key": "TOMLHDR_S3CR3T"}}, "TOMLHDR_S3CR3T"),  # an unknown key: never echoed
+        ({"exporter": {"signals": {"traces": {"headers": "S3CR3T-TRACES"}}}}, "S3CR3T-TRACES"),
+    ]
+    for overrides, secret in cases:
+        with pytest.raises(ConfigError) as info:
+            resolve(None, overrides, CLEAN_ENV)
+        assert secret not in str(info.value), info.value
+    with pytest.raises(ConfigError) as info:
+        resolve(None, {}, {**CLEAN_ENV, "OTEL_EXPORTER_OTLP_HEADERS": "x", "OTEL_EXPORTER_OTLP_TIMEOUT": "soon"})
+    assert "soon" in str(info.value)  # a non-secret value is still shown, to help
+
+
+def test_per_signal_exporters_from_otel_variables() -> None:
+    env = {**CLEAN_ENV, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+           "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "console",
+           "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:6006/v1/traces",
+           "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "2500"}
+    s = resolve(None, {}, env)
+    traces = s.signal_exporter("traces")
+    assert traces["type"] == ("otlp",) and traces["endpoint"] == "http://127.0.0.1:6006/v1/traces"
+    assert traces["endpoint_is_full"] and traces["timeout"] == 2.5
+    assert s.signal_exporter("metrics")["type"] == ("none",)
+    assert s.signal_exporter("logs")["type"] == ("console",)
+    assert s.exporter_types == ("otlp", "console")
+    with pytest.raises(ConfigError) as info:
+        resolve(None, {}, {**CLEAN_ENV, "OTEL_TRACES_EXPORTER": "zipkin"})
+    assert info.value.key.startswith("OTEL_TRACES_EXPORTER")
+
+
+def test_several_exporters_at_once() -> None:
+    s = resolve(None, {"exporter": {"type": ["otlp", "file"], "endpoint": "http://127.0.0.1:4318"}}, CLEAN_ENV)
+    assert s.exporter_type == "otlp+file"
+    assert all(s.signal_exporter(sig)["type"] == ("otlp", "file") for sig in ("traces", "metrics", "logs"))
+    with pytest.raises(ConfigError):
+        resolve(None, {"exporter": {"type": ["none", "file"]}}, CLEAN_ENV)
+
+
+def test_otel_resource_attributes_merge_with_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text('[service.attributes]\n"deployment.environment" = "prod"\nteam = "fraud"\n')
+    s = resolve(path, {}, {**CLEAN_ENV, "OTEL_RESOURCE_ATTRIBUTES": "team=risk,region=eu"})
+    assert s.service["attributes"] == {"deployment.environment": "prod", "team": "risk", "region": "eu"}
 
 
 def test_redact_url_keeps_host_and_path() -> None:

@@ -324,3 +324,67 @@ agent.shutdown()
     assert f'"ml.prediction.id": "{pid.group(1)}"' in out
     assert '"name": "ml.inference.calls"' in out
     assert '"body": "ml.agent.started"' in out
+
+
+def test_per_signal_otel_variables_send_traces_to_their_own_endpoint_and_nothing_else(
+    protocol: Protocol, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.agent.conftest import make_receiver
+
+    with make_receiver(protocol) as shared, make_receiver(protocol) as traces_only:
+        traces_endpoint = traces_only.endpoint + ("/v1/traces" if protocol == "http/protobuf" else "")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", shared.endpoint)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces_endpoint)
+        monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+        monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
+        agent.init(agent={"data_dir": str(tmp_path), "stderr_level": "off"}, plugins=NO_PLUGINS, models=MODELS)
+        predict = make_predict(Recorder())
+        predict({"amount": 2.0})
+        assert agent.flush(10)
+        agent.shutdown()
+        spans = traces_only.wait_for_spans(1)
+        received_elsewhere = shared.received
+        traces_kinds = {r.signal for r in traces_only.received}
+    assert spans[0].attributes["ml.model.name"] == MODEL
+    assert received_elsewhere == []  # metrics and logs are off: nothing was sent to the shared endpoint
+    assert traces_kinds == {"traces"}
+    assert not (tmp_path / "telemetry").exists()  # and no local files either
+
+
+def test_otlp_and_file_exporters_at_once(receiver: Receiver, protocol: Protocol, tmp_path: Path) -> None:
+    agent.init(exporter={"type": ["otlp", "file"], "endpoint": receiver.endpoint, "protocol": protocol},
+               agent={"data_dir": str(tmp_path), "stderr_level": "off"}, plugins=NO_PLUGINS, models=MODELS)
+    predict = make_predict(Recorder())
+    predict({"amount": 2.0})
+    assert agent.flush(10)
+    agent.shutdown()
+    remote = receiver.wait_for_spans(1)
+    local = read_spans(tmp_path / "telemetry" / "traces.jsonl")
+    assert remote[0].attributes["ml.model.name"] == MODEL
+    assert [s.name for s in local] == [remote[0].name]
+    assert receiver.wait_for_metric("ml.inference.calls")
+    assert read_metric_points(tmp_path / "telemetry" / "metrics.jsonl", "ml.inference.calls")
+
+
+def test_data_directory_and_telemetry_files_are_owner_only(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    agent.init(agent={"data_dir": str(data), "stderr_level": "off"}, plugins=NO_PLUGINS, models=MODELS)
+    make_predict(Recorder())({"amount": 1.0})
+    assert agent.flush(10)
+    agent.shutdown()
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "telemetry").stat().st_mode & 0o777 == 0o700
+    for f in (data / "telemetry").iterdir():
+        assert f.stat().st_mode & 0o777 == 0o600, f
+
+
+def test_file_mode_can_be_widened_for_a_shared_group(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    agent.init(agent={"data_dir": str(data), "stderr_level": "off", "file_mode": 0o640}, plugins=NO_PLUGINS,
+               models=MODELS)
+    make_predict(Recorder())({"amount": 1.0})
+    assert agent.flush(10)
+    agent.shutdown()
+    assert (data / "telemetry").stat().st_mode & 0o777 == 0o750
+    assert (data / "telemetry" / "traces.jsonl").stat().st_mode & 0o777 == 0o640

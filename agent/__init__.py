@@ -13,7 +13,7 @@ from agent import _agent, _artifacts, _state
 from agent._config import redact_url
 from agent._errors import ConfigError, PluginError
 from agent._ids import new_event_id
-from agent._logging import add_trace_context
+from agent._logging import add_trace_context, get_logger, otlp_processor
 from agent._monitor import Observation, current_prediction_id, monitor, observe
 from agent._plugins import instances
 from agent._runtime import PluginContext
@@ -51,12 +51,14 @@ __all__ = [
     "add_trace_context",
     "current_prediction_id",
     "flush",
+    "get_logger",
     "hookimpl",
     "init",
     "is_running",
     "log_feedback",
     "monitor",
     "observe",
+    "otlp_processor",
     "record_artifact",
     "redact_url",
     "register_plugin",

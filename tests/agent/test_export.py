@@ -388,3 +388,66 @@ def test_file_mode_can_be_widened_for_a_shared_group(tmp_path: Path) -> None:
     agent.shutdown()
     assert (data / "telemetry").stat().st_mode & 0o777 == 0o750
     assert (data / "telemetry" / "traces.jsonl").stat().st_mode & 0o777 == 0o640
+
+
+def test_application_logs_from_get_logger_arrive_with_the_calls_trace_context(
+    receiver: Receiver, protocol: Protocol, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = agent.get_logger("fraud-service")  # made before init, as a module-level logger would be
+    start(receiver, protocol, tmp_path)
+    seen = Recorder()
+
+    @agent.monitor(MODEL)
+    def predict(row: dict[str, float]) -> float:
+        seen.note()
+        log.info("scored", amount=row["amount"], rule="r7")
+        return row["amount"]
+
+    predict({"amount": 3.0})
+    assert agent.flush(10)
+    records = receiver.wait_for(lambda: [r for r in receiver.log_records() if r.body == "scored"])
+    (record,) = records
+    ctx = seen.contexts[0]
+    assert (record.trace_id, record.span_id) == (format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
+    assert record.scope == "fraud-service"
+    assert record.attributes["amount"] == 3.0 and record.attributes["rule"] == "r7"
+    assert record.attributes["ml.prediction.id"] == seen.prediction_ids[0]
+    assert record.attributes["ml.model.name"] == MODEL
+    assert "scored" in capsys.readouterr().err  # echoed locally too
+
+
+def test_application_structlog_with_the_forwarding_processor_exports_its_events(
+    receiver: Receiver, protocol: Protocol, tmp_path: Path
+) -> None:
+    import structlog
+
+    lines: list[str] = []
+
+    class ListLogger:
+        def msg(self, message: str) -> None:
+            lines.append(message)
+
+        info = warning = error = debug = msg
+
+    app_log = structlog.wrap_logger(
+        ListLogger(),
+        processors=[structlog.processors.add_log_level, agent.otlp_processor("checkout"),
+                    structlog.processors.JSONRenderer()],
+    )
+    start(receiver, protocol, tmp_path)
+    seen = Recorder()
+
+    @agent.monitor(MODEL)
+    def predict(row: dict[str, float]) -> float:
+        seen.note()
+        app_log.warning("slow feature store", ms=140)
+        return row["amount"]
+
+    predict({"amount": 1.0})
+    assert agent.flush(10)
+    (record,) = receiver.wait_for(lambda: [r for r in receiver.log_records() if r.body == "slow feature store"])
+    ctx = seen.contexts[0]
+    assert (record.trace_id, record.span_id) == (format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
+    assert record.severity_text == "WARNING" and record.attributes["ms"] == 140
+    assert record.scope == "checkout"
+    assert json.loads(lines[0])["event"] == "slow feature store"  # the application's own output is unchanged

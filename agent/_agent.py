@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from agent import _state
-from agent._capture import UnprocessableError, _assemble, redact_columns, rows_of
+from agent._capture import UnprocessableError, _assemble, redact_columns, redact_mapping, rows_of
 from agent._config import Settings, redact_url, resolve, unknown_sections
 from agent._errors import HIDDEN, ConfigError, describe_exception
 from agent._fileexport import dir_mode, ensure_dir
@@ -428,8 +428,19 @@ class Agent:
         )
         self.worker.submit("reference", (info, batch))
 
+    def _redact_feedback(self, event: FeedbackEvent) -> FeedbackEvent:
+        """Feedback attributes get the model's redaction (every model's when the model is not named)."""
+        if not event.attributes:
+            return event
+        infos = [self.models[event.model]] if event.model in self.models else list(self.models.values())
+        attrs = dict(event.attributes)
+        for info in infos:
+            attrs = redact_mapping(attrs, info)
+        return event if attrs == dict(event.attributes) else replace(event, attributes=attrs)
+
     def log_feedback(self, event: FeedbackEvent) -> FeedbackEvent:
-        """Make feedback durable through the feedback plugin's sink, then queue it for the plugins."""
+        """Redact, make feedback durable through the feedback plugin's sink, then queue it for the plugins."""
+        event = self._redact_feedback(event)
         sink = self.context.feedback_sink
         if sink is not None:
             event = sink(event)

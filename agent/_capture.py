@@ -9,6 +9,7 @@ a pandas DataFrame (a batch with its column names); a scalar (one row, feature
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import numbers
 from collections.abc import Mapping, Sequence
@@ -93,21 +94,42 @@ def _column(values: Sequence[Any]) -> np.ndarray:
     return out
 
 
+def hash_value(value: Any, secret: str | None) -> str:
+    """The pseudonym ``redact_hash`` gives a value: HMAC-SHA-256 with the secret (plain SHA-256 without), 16 hex."""
+    data = str(value).encode()
+    if secret:
+        return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()[:16]
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
 def redact_columns(columns: dict[str, np.ndarray], model: ModelInfo) -> dict[str, np.ndarray]:
     """Apply the model's ``redact_drop`` and ``redact_hash`` to columns (in place; returned)."""
     drop = model.options.get("redact_drop", ())
     hashed = model.options.get("redact_hash", ())
+    secret = model.options.get("redact_hash_secret")
     for name in drop:
         columns.pop(name, None)
     for name in hashed:
         if name in columns:
             col = columns[name]
             out = np.empty(len(col), dtype=object)
-            out[:] = [
-                None if v is None else hashlib.sha256(str(v).encode()).hexdigest()[:16] for v in col.tolist()
-            ]
+            out[:] = [None if v is None else hash_value(v, secret) for v in col.tolist()]
             columns[name] = out
     return columns
+
+
+def redact_mapping(values: Mapping[str, Any], model: ModelInfo) -> dict[str, Any]:
+    """A mapping (an output, feedback attributes) with the model's ``redact_drop``/``redact_hash`` applied."""
+    drop = model.options.get("redact_drop", ())
+    hashed = model.options.get("redact_hash", ())
+    if not drop and not hashed:
+        return dict(values)
+    secret = model.options.get("redact_hash_secret")
+    out = {k: v for k, v in values.items() if k not in drop}
+    for name in hashed:
+        if name in out and out[name] is not None:
+            out[name] = hash_value(out[name], secret)
+    return out
 
 
 def _outputs(output: Any, n: int) -> list[Any]:
@@ -158,6 +180,8 @@ def build_batch(captures: Sequence[Capture]) -> tuple[RecordBatch | None, dict[s
     rows: list[dict[str, Any]] = []
     column_parts: list[tuple[int, dict[str, np.ndarray]]] = []
     with_outputs = bool(captures[0].model.options.get("capture_outputs", True)) if captures else True
+    options = captures[0].model.options if captures else {}
+    redacting = bool(options.get("redact_drop") or options.get("redact_hash"))
     for cap in captures:
         if type(cap.inputs) is dict:  # the common case, kept cheap: one call, one mapping
             out = cap.output
@@ -167,7 +191,11 @@ def build_batch(captures: Sequence[Capture]) -> tuple[RecordBatch | None, dict[s
             stamps.append(cap.timestamp)
             traces.append(cap.trace_id)
             spans.append(cap.span_id)
-            outputs.append(out if not with_outputs or type(out) in _NUMERIC_TYPES else _outputs(out, 1)[0])
+            if with_outputs and type(out) not in _NUMERIC_TYPES:
+                out = _outputs(out, 1)[0]
+                if isinstance(out, Mapping) and redacting:
+                    out = redact_mapping(out, cap.model)
+            outputs.append(out)
             continue
         try:
             got = rows_of(cap.inputs, cap.model)
@@ -177,6 +205,8 @@ def build_batch(captures: Sequence[Capture]) -> tuple[RecordBatch | None, dict[s
             if n == 0:
                 continue
             outs = _outputs(cap.output, n) if with_outputs else [None] * n
+            if redacting:
+                outs = [redact_mapping(o, cap.model) if isinstance(o, Mapping) else o for o in outs]
         except UnprocessableError as exc:
             reason = str(exc).split(" of length")[0][:60]
             bad[reason] = bad.get(reason, 0) + 1

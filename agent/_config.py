@@ -43,6 +43,7 @@ ENV_EXPORTER = "INFERSIGHT_EXPORTER"
 ENV_QUEUE_SIZE = "INFERSIGHT_QUEUE_SIZE"
 ENV_LOG_LEVEL = "INFERSIGHT_LOG_LEVEL"
 ENV_PLUGINS = "INFERSIGHT_PLUGINS"
+ENV_REDACT_SECRET = "INFERSIGHT_REDACT_SECRET"
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
 OTEL_RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES"
@@ -76,6 +77,7 @@ SIGNAL_ENVIRONMENT_VARIABLES = tuple(
 ENVIRONMENT_VARIABLES = (
     *SIGNAL_ENVIRONMENT_VARIABLES,
     ENV_CONFIG, ENV_DISABLED, ENV_DATA_DIR, ENV_EXPORTER, ENV_QUEUE_SIZE, ENV_LOG_LEVEL, ENV_PLUGINS,
+    ENV_REDACT_SECRET,
     OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_ENDPOINT, OTEL_PROTOCOL,
     OTEL_HEADERS, OTEL_TIMEOUT, OTEL_INSECURE, OTEL_CERTIFICATE, OTEL_COMPRESSION, OTEL_SAMPLER,
     OTEL_SAMPLER_ARG, OTEL_METRIC_INTERVAL,
@@ -315,6 +317,9 @@ MODEL_KEYS: dict[str, Key] = {
     "feature_names": Key(str_list, ()),
     "redact_drop": Key(str_list, ()),
     "redact_hash": Key(str_list, ()),
+    # HMAC key for redact_hash, so a small id space cannot be reversed by hashing every candidate.
+    # Default: INFERSIGHT_REDACT_SECRET. Masked wherever config is printed or logged.
+    "redact_hash_secret": Key(optional(nonempty_string), None),
     "artifact": Key(optional(string), None),
     "expected_version": Key(optional(string), None),
     "expected_digest": Key(optional(string), None),
@@ -463,6 +468,10 @@ def resolve(
     sections["exporter"]["signals"] = _resolve_signals(
         sections["exporter"], explicit.get("exporter", {}), env)
     models = _resolve_models(deep_merge(dict(file_data.get("models", {}) or {}), explicit.get("models", {})))
+    if env.get(ENV_REDACT_SECRET):
+        for table in models.values():
+            if table["redact_hash_secret"] is None:
+                table["redact_hash_secret"] = env[ENV_REDACT_SECRET]
     raw = deep_merge(file_data, explicit)
     for name in raw:
         if name not in SCHEMA and name != "models" and not isinstance(raw[name], Mapping):

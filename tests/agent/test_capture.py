@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 import agent
 from agent._capture import Capture, build_batch
-from agent._types import ModelInfo
+from agent._types import FeedbackEvent, ModelInfo, RecordBatch
 from agent.testing import capture_telemetry
 
 MODEL = ModelInfo(name="m", capture=True, options={"capture_outputs": True})
@@ -136,3 +137,44 @@ def test_unprocessable_inputs_are_counted_in_a_metric() -> None:
         points = tel.metric_points("ml.agent.unprocessable")
         assert len(tel.records) == 1
     assert [(p.value, p.attributes["reason"]) for p in points] == [(1.0, "inputs of type object")]
+
+
+def test_redact_hash_with_a_secret_is_an_hmac_that_a_dictionary_attack_cannot_reverse() -> None:
+    info = ModelInfo(name="m", capture=True, options={"redact_hash": ["user"], "redact_hash_secret": "k3y"})
+    batch, _ = build_batch([cap({"user": "u1", "x": 1.0}, 0, model=info)])
+    assert batch is not None
+    pseudonym = batch.columns["user"].tolist()[0]
+    assert pseudonym == hmac.new(b"k3y", b"u1", hashlib.sha256).hexdigest()[:16]
+    assert pseudonym != hashlib.sha256(b"u1").hexdigest()[:16]
+
+
+def test_redaction_applies_to_reference_data_outputs_and_feedback_attributes() -> None:
+    models = {"m": {"capture": True, "redact_drop": ["email"], "redact_hash": ["user"],
+                    "redact_hash_secret": "k3y"}}
+    with capture_telemetry(models=models) as tel:
+        running = tel.agent
+        assert running is not None
+        references: list[RecordBatch] = []
+
+        class Reference:
+            def infersight_set_reference(self, model: ModelInfo, records: RecordBatch) -> None:
+                references.append(records)
+
+        agent.register_plugin(Reference())
+        agent.set_reference("m", [{"email": "user0@example.com", "user": "user0", "x": 1.0}] * 3)
+
+        @agent.monitor(model="m")
+        def predict(x: dict[str, Any]) -> dict[str, Any]:
+            return {"score": 0.5, "email": x["email"], "user": x["user"]}
+
+        predict({"email": "ada@example.com", "user": "ada", "x": 2.0})
+        event = running.log_feedback(FeedbackEvent("e1", "p1", "label", 1, model="m",
+                                                   attributes={"email": "ada@example.com", "user": "ada"}))
+        assert tel.flush()
+        batch = tel.records[0][1]
+    ref = references[0]
+    assert "email" not in ref.columns and "user0" not in ref.columns["user"].tolist()
+    out = batch.outputs[0]
+    assert "email" not in out and out["user"] != "ada" and out["score"] == 0.5
+    assert "email" not in event.attributes and event.attributes["user"] != "ada"
+    assert "example.com" not in repr(tel.events())

@@ -103,7 +103,9 @@ class ModelRuntime:
         self.generation = agent.generation
         self.info = info
         self.tracer = agent.tracer
-        self.fast_attributes = SDK_ATTRIBUTES_PATCHABLE and "traces" not in agent.pipelines.reused
+        self.fast_attributes = SDK_ATTRIBUTES_PATCHABLE and (
+            "traces" not in agent.pipelines.reused or attributes_unread_at_start(agent.pipelines.tracer_provider)
+        )
         self.span_name = SPAN_PREDICT.format(model=info.name)
         self.attrs: dict[str, Any] = {ATTR_MODEL_NAME: info.name, ATTR_MODEL_VERSION: info.version}
         if info.task:
@@ -236,6 +238,46 @@ def _sdk_attributes_are_patchable() -> bool:
 
 
 SDK_ATTRIBUTES_PATCHABLE = _sdk_attributes_are_patchable()
+
+
+def attributes_unread_at_start(provider: Any) -> bool:
+    """Whether an application's SDK tracer provider never reads a span's attributes while starting it.
+
+    Then the fast path (attributes written right after ``start_span``) gives the same
+    spans as passing them to ``start_span``: the sampler is one of the SDK's built-ins
+    that decide on the trace id and parent alone, every span processor is the SDK's
+    Simple or Batch processor (they read spans at ``on_end``), and the span limits leave
+    room for the agent's few short attributes. Anything else takes the validated path.
+    """
+    try:
+        from opentelemetry.sdk.trace import SpanProcessor, SynchronousMultiSpanProcessor
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.sdk.trace.sampling import ParentBased, StaticSampler, TraceIdRatioBased
+
+        def plain(sampler: Any) -> bool:
+            return type(sampler) in (StaticSampler, TraceIdRatioBased)
+
+        sampler = provider.sampler
+        if type(sampler) is ParentBased:
+            delegates = [getattr(sampler, name, None) for name in (
+                "_root", "_remote_parent_sampled", "_remote_parent_not_sampled",
+                "_local_parent_sampled", "_local_parent_not_sampled")]
+            ok_sampler = all(d is not None and plain(d) for d in delegates)
+        else:
+            ok_sampler = plain(sampler)
+        active = provider._active_span_processor
+        if type(active) is not SynchronousMultiSpanProcessor:
+            return False
+        sdk_on_start = {SpanProcessor.on_start, SimpleSpanProcessor.on_start, BatchSpanProcessor.on_start}
+        ok_processors = all(isinstance(p, BatchSpanProcessor | SimpleSpanProcessor)
+                            and type(p).on_start in sdk_on_start  # not a subclass that reads attributes
+                            for p in active._span_processors)
+        limits = provider._span_limits
+        ok_limits = (limits.max_span_attributes is None or limits.max_span_attributes >= 16) and (
+            limits.max_span_attribute_length is None or limits.max_span_attribute_length >= 128)
+        return bool(ok_sampler and ok_processors and ok_limits)
+    except Exception:
+        return False
 
 
 def _start(binding: _Binding, rt: ModelRuntime, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[

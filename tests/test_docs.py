@@ -52,3 +52,20 @@ def test_every_plugin_name_constant_is_in_the_semconv_table() -> None:
             if value not in ("ml.model.name", "ml.model.version") and (value, kind) not in table:
                 missing.append(f"{path.parent.name}.{const} = {value!r} ({kind})")
     assert not missing, f"names emitted by plugins but missing from agent/semconv.py: {missing}"
+
+
+def test_the_plugin_guides_example_runs_exactly_as_printed(tmp_path: Path) -> None:
+    import importlib.util
+
+    guide = README.split("## Writing a plugin", 1)[1].split("\n## ", 1)[0]
+    code = guide.split("This is a complete plugin", 1)[1].split("```python\n", 1)[1].split("\n```", 1)[0]
+    path = tmp_path / "readme_row_limit.py"
+    path.write_text(code)
+    spec = importlib.util.spec_from_file_location("readme_row_limit", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tests = [fn for name, fn in vars(module).items() if name.startswith("test_") and callable(fn)]
+    assert len(tests) == 2
+    for test in tests:
+        test()

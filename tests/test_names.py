@@ -56,9 +56,8 @@ def test_every_attribute_key_is_namespaced() -> None:
     bad = []
     for plugin, names in _names_modules():
         for const, value in names.items():
-            if const.startswith("ATTR_") and isinstance(value, str):
-                if not (value.startswith("ml.") or value.startswith(OTEL_NAMESPACES)):
-                    bad.append(f"{plugin}.{const} = {value!r}")
+            if const.startswith("ATTR_") and isinstance(value, str) and not value.startswith(("ml.", *OTEL_NAMESPACES)):
+                bad.append(f"{plugin}.{const} = {value!r}")
     assert not bad, f"attribute keys outside ml.<area>.* or an OpenTelemetry namespace: {bad}"
 
 

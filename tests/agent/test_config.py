@@ -229,3 +229,29 @@ def test_init_is_idempotent_for_the_same_config(tmp_path: Path) -> None:
     agent.shutdown()
     assert not agent.is_running()
     agent.shutdown()  # twice is fine
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("shutdown_timeout", 1e300), ("shutdown_timeout", float("nan")), ("tick_interval", float("inf")),
+    ("plugin_configure_timeout", 0), ("notify_timeout", -1), ("file_mode", 0o777), ("file_mode", 0o200),
+])
+def test_durations_and_modes_out_of_range_are_rejected(key: str, value: float) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve(None, {"agent": {key: value}}, CLEAN_ENV)
+    assert info.value.key == f"agent.{key}"
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"\xff\xfe[agent]\n", "a UTF-8 text file"),
+    (b"[agent\n", "valid TOML"),
+    (None, "not a directory"),
+])
+def test_unreadable_config_files_name_the_path(tmp_path: Path, content: bytes | None, expected: str) -> None:
+    path = tmp_path / "conf.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        resolve(path, {}, CLEAN_ENV)
+    assert str(path) in str(info.value) and expected in str(info.value)

@@ -1,19 +1,20 @@
-"""The ``[validation]`` config section, parsed and checked once at configure time.
+"""The ``[validation]`` config table, declared as a key table and checked once at configure time.
 
 ```toml
 [validation]
-window_seconds = 60             # violations are logged and turned into Signals per window
-max_examples = 3                # example values per (feature, kind) in each log event
-violation_rate_threshold = 0.01 # Signal when violations / rows in a window exceed this
+window = { type = "time", seconds = 60 }  # or { type = "count", size = 1000 }: violations are
+                                 # logged and turned into Signals once per window
+max_examples = 3                 # example values per (feature, kind) in each log event
+violation_rate_threshold = 0.01  # Signal when violations / rows in a window exceed this
 thresholds = { missing_feature = 0.0 }   # per-kind overrides of the rate threshold
 outlier_rate_threshold = 0.02
-infer_from_reference = true     # build a schema for every model that gets reference data
+range_tolerance = 2.0            # widening of min/max inferred from reference data (see schema.py)
+infer_from_reference = true      # build a schema for every model that gets reference data
 outliers = { method = "quantile", low_quantile = 0.001, high_quantile = 0.999, z = 3.5 }
 edge_cases = { factor = 2.0, min_size = 30, bins = 10, max_predictions = 50000, max_labelled = 20000 }
 
-[validation.models.fraud]
-schema = "schema.toml"          # optional schema file (as written by `infersight schema infer`)
-reference = "train.csv"         # optional reference file (else agent.set_reference)
+[validation.models.fraud]        # every key above, for one model, plus:
+schema = "schema.toml"           # a schema file (as written by `infersight schema infer`)
 allow_unknown = false
 
 [validation.models.fraud.features.amount]
@@ -21,6 +22,11 @@ type = "float"
 min = 0
 sensitive = true
 ```
+
+The reference data a schema is inferred from has one home, the core's
+``[models.NAME] reference`` (or ``agent.set_reference``); the core delivers it through
+``infersight_set_reference``. A key set under ``[validation.models.NAME]`` replaces the
+default for that model (a ``window`` table is laid over the default window).
 """
 
 from __future__ import annotations
@@ -30,15 +36,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent._errors import ConfigError
+from agent.plugin import (
+    ConfigError,
+    Key,
+    Window,
+    boolean,
+    enum_of,
+    int_at_least,
+    non_negative,
+    nonempty_string,
+    number_between,
+    optional,
+    parse_models,
+    parse_table,
+    positive_int,
+    positive_number,
+    ratio,
+    window,
+)
 from plugins.validation.offline import load_schema
-from plugins.validation.outliers import OutlierConfig, outlier_config_from_mapping
-from plugins.validation.schema import Schema, check_overrides
+from plugins.validation.outliers import OutlierConfig, OutlierMethod
+from plugins.validation.schema import DEFAULT_TOLERANCE, Schema, check_overrides
 from plugins.validation.validate import Violation
 
-__all__ = ["EdgeCaseConfig", "ModelConfig", "ValidationConfig", "parse_config"]
+__all__ = ["KEYS", "MOVED", "SECTION", "EdgeCaseConfig", "ModelSettings", "ValidationConfig", "parse_config"]
 
 SECTION = "validation"
+
+# Bin codes are stored as uint8, with 255 reserved for "no value".
+MAX_BINS = 250
+
+DEFAULT_WINDOW = Window("time", 1000, 60.0)
+DEFAULT_OUTLIERS = OutlierConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,152 +81,121 @@ class EdgeCaseConfig:
     max_labelled: int = 20_000
 
 
+DEFAULT_EDGE_CASES = EdgeCaseConfig()
+
+# -- checks for this plugin's own value shapes -----------------------------------------
+
+OUTLIER_KEYS: dict[str, Key] = {
+    "method": Key(enum_of(OutlierMethod), OutlierMethod.QUANTILE),
+    "low_quantile": Key(ratio, 0.001),
+    "high_quantile": Key(ratio, 0.999),
+    "z": Key(positive_number, 3.5),
+}
+
+EDGE_CASE_KEYS: dict[str, Key] = {
+    "factor": Key(number_between(1.0, 1e6), 2.0),
+    "min_size": Key(positive_int, 30),
+    "bins": Key(int_at_least(2), 10),
+    "max_predictions": Key(positive_int, 50_000),
+    "max_labelled": Key(positive_int, 20_000),
+}
+
+THRESHOLD_KEYS: dict[str, Key] = {
+    kind.value: Key(optional(ratio), None) for kind in Violation if kind is not Violation.OUTLIER
+}
+
+
+def outliers(key: str, v: Any) -> OutlierConfig:
+    """An ``outliers`` table: ``method`` (quantile | zscore), ``low_quantile`` < ``high_quantile``, ``z``."""
+    values = parse_table(key, v, OUTLIER_KEYS)
+    if not values["low_quantile"] < values["high_quantile"]:
+        raise ConfigError(f"{key}.low_quantile", values["low_quantile"], "less than high_quantile")
+    return OutlierConfig(**values)
+
+
+def edge_cases(key: str, v: Any) -> EdgeCaseConfig:
+    """An ``edge_cases`` table: ``factor`` >= 1, ``min_size``, ``bins`` (2..250), ring sizes."""
+    values = parse_table(key, v, EDGE_CASE_KEYS)
+    if values["bins"] > MAX_BINS:
+        raise ConfigError(f"{key}.bins", values["bins"], f"an integer between 2 and {MAX_BINS}")
+    return EdgeCaseConfig(**values)
+
+
+def thresholds(key: str, v: Any) -> dict[str, float]:
+    """A table of violation kind -> rate above which that kind becomes a Signal."""
+    return {kind: rate for kind, rate in parse_table(key, v, THRESHOLD_KEYS).items() if rate is not None}
+
+
+def schema_file(key: str, v: Any) -> Schema:
+    """The path of a schema TOML file, read now (a ConfigError names ``key`` when it cannot be used)."""
+    schema, _ = load_schema(Path(nonempty_string(key, v)).expanduser(), key)
+    return schema
+
+
+def features(key: str, v: Any) -> dict[str, Any]:
+    """``[...features.NAME]`` tables; a table without ``type`` overrides an inferred feature's fields."""
+    return check_overrides(v, key)
+
+
+KEYS: dict[str, Key] = {
+    "window": Key(window, DEFAULT_WINDOW),
+    "max_examples": Key(int_at_least(0), 3),
+    "violation_rate_threshold": Key(ratio, 0.01),
+    "thresholds": Key(thresholds, {}),
+    "outlier_rate_threshold": Key(ratio, 0.02),
+    "range_tolerance": Key(non_negative, DEFAULT_TOLERANCE),
+    "infer_from_reference": Key(boolean, True),
+    "outliers": Key(outliers, DEFAULT_OUTLIERS),
+    "edge_cases": Key(edge_cases, DEFAULT_EDGE_CASES),
+    "schema": Key(optional(schema_file), None),
+    "features": Key(features, {}),
+    "allow_unknown": Key(optional(boolean), None),
+}
+
+MOVED: dict[str, str] = {
+    "window_seconds": "window.seconds",
+    "reference": "models.NAME.reference",
+}
+
+
 @dataclass(frozen=True, slots=True)
-class ModelConfig:
-    """Per-model validation settings: a schema file, a reference file and feature overrides."""
+class ModelSettings:
+    """Validation settings for one model: the defaults with its ``[validation.models.NAME]`` keys laid over."""
 
-    schema: Schema | None = None
-    reference: Path | None = None
-    features: Mapping[str, Any] = field(default_factory=dict)
-    allow_unknown: bool | None = None
-    infer_from_reference: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationConfig:
-    """The whole ``[validation]`` section."""
-
-    window_seconds: float = 60.0
+    window: Window = DEFAULT_WINDOW
     max_examples: int = 3
     violation_rate_threshold: float = 0.01
     thresholds: Mapping[str, float] = field(default_factory=dict)
     outlier_rate_threshold: float = 0.02
+    range_tolerance: float = DEFAULT_TOLERANCE
     infer_from_reference: bool = True
-    outliers: OutlierConfig = field(default_factory=OutlierConfig)
-    edge_cases: EdgeCaseConfig = field(default_factory=EdgeCaseConfig)
-    models: Mapping[str, ModelConfig] = field(default_factory=dict)
+    outliers: OutlierConfig = DEFAULT_OUTLIERS
+    edge_cases: EdgeCaseConfig = DEFAULT_EDGE_CASES
+    schema: Schema | None = None
+    features: Mapping[str, Any] = field(default_factory=dict)
+    allow_unknown: bool | None = None
 
     def threshold(self, kind: str) -> float:
         """Rate above which a violation kind becomes a Signal."""
         return self.thresholds.get(kind, self.violation_rate_threshold)
 
 
-def _number(key: str, value: Any, *, low: float = 0.0, high: float = float("inf")) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ConfigError(key, value, f"a number between {low} and {high}")
-    return float(value)
+@dataclass(frozen=True, slots=True)
+class ValidationConfig:
+    """The whole ``[validation]`` table: defaults and per-model settings."""
+
+    defaults: ModelSettings = field(default_factory=ModelSettings)
+    models: Mapping[str, ModelSettings] = field(default_factory=dict)
+
+    def for_model(self, name: str) -> ModelSettings:
+        """The settings of model ``name`` (the defaults when it has no ``[validation.models.NAME]``)."""
+        return self.models.get(name, self.defaults)
 
 
-def _int(key: str, value: Any, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(key, value, f"an integer >= {low}")
-    return value
-
-
-def _flag(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, value, "true or false")
-    return value
-
-
-def _bins(key: str, value: Any) -> int:
-    # Bin codes are stored as uint8 with 255 reserved for "no value".
-    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 250:
-        raise ConfigError(key, value, "an integer between 2 and 250")
-    return value
-
-
-def _edge_config(data: Any, key: str) -> EdgeCaseConfig:
-    if not isinstance(data, Mapping):
-        raise ConfigError(key, data, "a table")
-    known = {"factor", "min_size", "bins", "max_predictions", "max_labelled"}
-    for k in data:
-        if k not in known:
-            raise ConfigError(f"{key}.{k}", data[k], f"one of {sorted(known)}")
-    d = EdgeCaseConfig()
-    return EdgeCaseConfig(
-        factor=_number(f"{key}.factor", data.get("factor", d.factor), low=1.0),
-        min_size=_int(f"{key}.min_size", data.get("min_size", d.min_size), 1),
-        bins=_bins(f"{key}.bins", data.get("bins", d.bins)),
-        max_predictions=_int(f"{key}.max_predictions", data.get("max_predictions", d.max_predictions), 1),
-        max_labelled=_int(f"{key}.max_labelled", data.get("max_labelled", d.max_labelled), 1),
-    )
-
-
-def _model_config(name: str, data: Any, key: str, base_dir: Path) -> ModelConfig:
-    if not isinstance(data, Mapping):
-        raise ConfigError(key, data, "a table")
-    known = {"schema", "reference", "features", "allow_unknown", "infer_from_reference"}
-    for k in data:
-        if k not in known:
-            raise ConfigError(f"{key}.{k}", data[k], f"one of {sorted(known)}")
-    schema = None
-    if "schema" in data:
-        if not isinstance(data["schema"], str):
-            raise ConfigError(f"{key}.schema", data["schema"], "a path to a schema TOML file")
-        schema, _ = load_schema(base_dir / data["schema"], f"{key}.schema")
-    reference = None
-    if "reference" in data:
-        if not isinstance(data["reference"], str):
-            raise ConfigError(f"{key}.reference", data["reference"], "a path to a reference data file")
-        reference = base_dir / data["reference"]
-    features = data.get("features", {})
-    if not isinstance(features, Mapping):
-        raise ConfigError(f"{key}.features", features, "a table of feature tables")
-    check_overrides(features, f"{key}.features")
-    allow_unknown = data.get("allow_unknown")
-    return ModelConfig(
-        schema=schema,
-        reference=reference,
-        features=dict(features),
-        allow_unknown=None if allow_unknown is None else _flag(f"{key}.allow_unknown", allow_unknown),
-        infer_from_reference=_flag(f"{key}.infer_from_reference", data.get("infer_from_reference", True)),
-    )
-
-
-def parse_config(section: Mapping[str, Any], base_dir: Path | None = None) -> ValidationConfig:
-    """Parse the ``[validation]`` table; raises ConfigError naming the first bad key path."""
-    base = base_dir or Path.cwd()
-    known = {
-        "window_seconds", "max_examples", "violation_rate_threshold", "thresholds", "outlier_rate_threshold",
-        "infer_from_reference", "outliers", "edge_cases", "models",
-    }  # fmt: skip
-    for k in section:
-        if k not in known:
-            raise ConfigError(f"{SECTION}.{k}", section[k], f"one of {sorted(known)}")
-    d = ValidationConfig()
-    thresholds = section.get("thresholds", {})
-    if not isinstance(thresholds, Mapping):
-        raise ConfigError(f"{SECTION}.thresholds", thresholds, "a table of violation kind -> rate")
-    kinds = {v.value for v in Violation}
-    parsed_thresholds: dict[str, float] = {}
-    for kind, rate in thresholds.items():
-        if kind not in kinds:
-            raise ConfigError(f"{SECTION}.thresholds.{kind}", rate, f"a violation kind, one of {sorted(kinds)}")
-        parsed_thresholds[kind] = _number(f"{SECTION}.thresholds.{kind}", rate, high=1.0)
-    models = section.get("models", {})
-    if not isinstance(models, Mapping):
-        raise ConfigError(f"{SECTION}.models", models, "a table of model tables")
+def parse_config(section: Mapping[str, Any]) -> ValidationConfig:
+    """Check the ``[validation]`` table; raises ConfigError naming the first bad key path."""
+    defaults, per_model = parse_models(SECTION, section, KEYS, moved=MOVED)
     return ValidationConfig(
-        window_seconds=_number(f"{SECTION}.window_seconds", section.get("window_seconds", d.window_seconds)),
-        max_examples=_int(f"{SECTION}.max_examples", section.get("max_examples", d.max_examples)),
-        violation_rate_threshold=_number(
-            f"{SECTION}.violation_rate_threshold",
-            section.get("violation_rate_threshold", d.violation_rate_threshold),
-            high=1.0,
-        ),
-        thresholds=parsed_thresholds,
-        outlier_rate_threshold=_number(
-            f"{SECTION}.outlier_rate_threshold",
-            section.get("outlier_rate_threshold", d.outlier_rate_threshold),
-            high=1.0,
-        ),
-        infer_from_reference=_flag(
-            f"{SECTION}.infer_from_reference", section.get("infer_from_reference", d.infer_from_reference)
-        ),
-        outliers=outlier_config_from_mapping(section.get("outliers", {}), f"{SECTION}.outliers"),
-        edge_cases=_edge_config(section.get("edge_cases", {}), f"{SECTION}.edge_cases"),
-        models={
-            str(name): _model_config(str(name), spec, f"{SECTION}.models.{name}", base) for name, spec in models.items()
-        },
+        defaults=ModelSettings(**defaults),
+        models={name: ModelSettings(**values) for name, values in per_model.items()},
     )

@@ -1,9 +1,9 @@
 """Offline validation for the CLI: check a data file against a schema file, infer a schema file.
 
-``infersight validate DATA --schema schema.toml [--json]`` calls ``validate_file`` and
-exits with ``report.exit_code``; ``infersight schema infer REFERENCE -o schema.toml``
-writes ``infer_schema_text``. The whole file is one window (so ``max_missing_rate``
-applies to the file). Thresholds are rates of violating rows per (feature, kind):
+``infersight validate DATA --schema schema.toml [--json]`` checks a file (``check_columns``)
+and exits 1 on violations; ``infersight schema infer REFERENCE -o schema.toml`` writes
+``schema_text`` (bounds widened as ``schema.py`` says, ``--tolerance``). The whole file
+is one window (so ``max_missing_rate`` applies to the file). Thresholds are rates of violating rows per (feature, kind):
 ``0`` by default (any violation fails), overridable in the schema file::
 
     [thresholds]
@@ -20,15 +20,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent._errors import ConfigError
-from agent.plugin import load_table
-from plugins.validation.schema import Schema, infer_schema, schema_from_mapping, schema_to_toml
+from agent.plugin import ConfigError, Key, load_table, optional, parse_table, ratio
+from plugins.validation.schema import DEFAULT_TOLERANCE, Schema, infer_schema, schema_from_mapping, schema_to_toml
 from plugins.validation.validate import Violation, missing_rate_breaches, validate_columns
 
-__all__ = ["FileViolation", "OfflineReport", "infer_schema_text", "load_schema", "validate_file"]
+__all__ = [
+    "FileViolation",
+    "OfflineReport",
+    "check_columns",
+    "infer_schema_text",
+    "load_schema",
+    "schema_text",
+    "validate_file",
+]
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
+
+# A schema file's ``[thresholds]``: a rate per violation kind, and ``default`` for the others.
+THRESHOLD_KEYS: dict[str, Key] = {
+    "default": Key(optional(ratio), None),
+    **{kind.value: Key(optional(ratio), None) for kind in Violation if kind is not Violation.OUTLIER},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +125,16 @@ def load_schema(path: str | Path, key: str = "schema") -> tuple[Schema, dict[str
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(key, str(p), f"a readable schema file ({exc.strerror})") from None
+        raise ConfigError(key, str(p), f"a readable schema file ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(key, str(p), "a UTF-8 text schema file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(key, str(p), f"valid TOML ({exc})") from None
     raw = data.get("thresholds", {})
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{p}:thresholds", raw, "a table of violation kind -> rate")
-    kinds = {v.value for v in Violation} | {"default"}
-    thresholds: dict[str, float] = {}
-    for kind, rate in raw.items():
-        if kind not in kinds:
-            raise ConfigError(f"{p}:thresholds.{kind}", rate, f"one of {sorted(kinds)}")
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-            raise ConfigError(f"{p}:thresholds.{kind}", rate, "a rate between 0 and 1")
-        thresholds[kind] = float(rate)
+    parsed = parse_table(f"{p}:thresholds", raw, THRESHOLD_KEYS)
+    thresholds = {kind: rate for kind, rate in parsed.items() if rate is not None}
     return schema_from_mapping(data, f"{p}:"), thresholds
 
 
@@ -139,24 +148,54 @@ def validate_file(
     """
     parsed, thresholds = load_schema(schema)
     columns = load_table(data)
+    return check_columns(
+        columns, parsed, thresholds, data=str(data), schema_name=str(schema), max_rate=max_rate,
+        max_examples=max_examples,
+    )  # fmt: skip
+
+
+def check_columns(
+    columns: Mapping[str, Any],
+    schema: Schema,
+    thresholds: Mapping[str, float],
+    *,
+    data: str,
+    schema_name: str,
+    max_rate: float | None = None,
+    max_examples: int = 3,
+) -> OfflineReport:
+    """Validate loaded ``columns`` (the whole table is one window) against a parsed schema and its thresholds."""
     n = len(next(iter(columns.values()))) if columns else 0
     default = thresholds.get("default", 0.0) if max_rate is None else max_rate
-    res = validate_columns(parsed, columns, n, max_examples=max_examples)
+    res = validate_columns(schema, columns, n, max_examples=max_examples)
     out: list[FileViolation] = []
     for (feature, kind), count in sorted(res.counts.items()):
         out.append(FileViolation(
             feature, kind.value, count, count / n if n else 0.0, thresholds.get(kind.value, default),
             tuple(res.examples.get((feature, kind), ())),
         ))  # fmt: skip
-    for feature, rate in sorted(missing_rate_breaches(parsed, res.missing, n).items()):
+    for feature, rate in sorted(missing_rate_breaches(schema, res.missing, n).items()):
         mr = Violation.MISSING_RATE.value
         out.append(FileViolation(feature, mr, res.missing[feature], rate, thresholds.get(mr, default), ()))
-    return OfflineReport(str(data), str(schema), n, tuple(out))
+    return OfflineReport(data, schema_name, n, tuple(out))
 
 
-def infer_schema_text(reference: str | Path, *, allow_unknown: bool = False) -> str:
+def infer_schema_text(
+    reference: str | Path, *, allow_unknown: bool = False, tolerance: float = DEFAULT_TOLERANCE
+) -> str:
     """Infer a schema from a reference data file and render it as editable TOML."""
-    columns = load_table(reference)
-    schema = infer_schema(columns, allow_unknown=allow_unknown)
+    return schema_text(load_table(reference), Path(reference).name, allow_unknown=allow_unknown, tolerance=tolerance)
+
+
+def schema_text(
+    columns: Mapping[str, Any], source: str, *, allow_unknown: bool = False, tolerance: float = DEFAULT_TOLERANCE
+) -> str:
+    """The schema inferred from loaded reference ``columns`` (read from ``source``), as editable TOML."""
+    schema = infer_schema(columns, allow_unknown=allow_unknown, tolerance=tolerance)
     n = len(next(iter(columns.values()))) if columns else 0
-    return schema_to_toml(schema, header=f"Inferred by InferSight from {Path(reference).name} ({n} rows).")
+    header = (
+        f"Inferred by InferSight from {source} ({n} rows).\n"
+        f"Numeric bounds: observed extreme + {tolerance:g} x (extreme - median), never crossing zero\n"
+        "when the reference did not (infersight schema infer --tolerance; 0 pins the observed range)."
+    )
+    return schema_to_toml(schema, header=header)

@@ -7,16 +7,12 @@ badly; that is what an *edge case* is (see ``edgecases.py``), and only labels te
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 import numpy as np
 
-from agent._errors import ConfigError
-
-__all__ = ["OutlierConfig", "OutlierMethod", "RobustRange", "fit_range", "outlier_config_from_mapping"]
+__all__ = ["OutlierConfig", "OutlierMethod", "RobustRange", "fit_range"]
 
 # MAD of a normal distribution is 0.6745 σ; scaling by 1/0.6745 makes the z-score σ-comparable.
 MAD_TO_SIGMA = 1.4826
@@ -69,28 +65,3 @@ def fit_range(values: np.ndarray, config: OutlierConfig) -> RobustRange | None:
         # else any value off the mode would be an outlier.
         mad = float(np.std(vals))
     return RobustRange(median - config.z * mad, median + config.z * mad, config.method)
-
-
-def outlier_config_from_mapping(data: Any, key: str) -> OutlierConfig:
-    """Parse ``{method, low_quantile, high_quantile, z}`` (all optional); ConfigError names the key."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(key, data, "a table with method, low_quantile, high_quantile, z")
-    allowed = {"method", "low_quantile", "high_quantile", "z"}
-    for k in data:
-        if k not in allowed:
-            raise ConfigError(f"{key}.{k}", data[k], f"one of {sorted(allowed)}")
-    try:
-        method = OutlierMethod(data.get("method", "quantile"))
-    except ValueError:
-        raise ConfigError(f"{key}.method", data.get("method"), "'quantile' or 'zscore'") from None
-    out: dict[str, float] = {}
-    for name, default in (("low_quantile", 0.001), ("high_quantile", 0.999), ("z", 3.5)):
-        value = data.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}.{name}", value, "a number")
-        out[name] = float(value)
-    if not 0.0 <= out["low_quantile"] < out["high_quantile"] <= 1.0:
-        raise ConfigError(f"{key}.low_quantile", out["low_quantile"], "0 <= low_quantile < high_quantile <= 1")
-    if not out["z"] > 0:
-        raise ConfigError(f"{key}.z", out["z"], "a positive number")
-    return OutlierConfig(method, out["low_quantile"], out["high_quantile"], out["z"])

@@ -1,9 +1,18 @@
 """Feature schemas: declared in config or a TOML file, inferred from reference data, written back as TOML.
 
 A schema says, per feature, what a healthy value looks like: its type, whether it
-must be present and non-null, its range, its allowed categories, its regex and how
-much of it may be missing over a window. Config overrides inferred values field by
-field, so a person can infer a schema from training data and then tighten it.
+must be present and non-null, its range, its allowed categories, its regex, its
+length (list features) and how much of it may be missing over a window. Config
+overrides inferred values field by field, so a person can infer a schema from
+training data and then tighten it.
+
+Inferred numeric bounds are not the observed extremes: fresh data from the
+reference's own distribution routinely lands a little beyond them. Each bound sits
+``tolerance`` times the distance from the median to that extreme further out
+(``max = observed_max + tolerance * (observed_max - median)``, default 2), so a
+heavier tail gets a wider margin on its own side. A bound never crosses zero when
+the reference never did (a feature never seen negative keeps ``min >= 0``), and an
+``int`` feature's bounds are rounded outward. ``tolerance = 0`` pins the observed range.
 """
 
 from __future__ import annotations
@@ -11,22 +20,37 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
 import numpy as np
 
-from agent._errors import ConfigError
-from agent.plugin import FeatureType, infer_feature_types
+from agent.plugin import (
+    ConfigError,
+    FeatureType,
+    Key,
+    boolean,
+    enum_of,
+    infer_feature_types,
+    int_at_least,
+    optional,
+    parse_table,
+    ratio,
+)
 
 __all__ = [
+    "DEFAULT_TOLERANCE",
+    "FEATURE_KEYS",
     "FeatureSchema",
     "Schema",
     "ValueType",
     "check_overrides",
+    "feature_tables",
     "infer_schema",
+    "is_sequence",
     "merge_schemas",
     "schema_from_mapping",
     "schema_to_toml",
@@ -41,6 +65,7 @@ class ValueType(Enum):
     BOOL = "bool"
     CATEGORICAL = "categorical"
     STRING = "string"
+    LIST = "list"  # a list, tuple or array per row (an embedding, a token list); ``dim`` checks its length
 
 
 NUMERIC_TYPES = frozenset({ValueType.FLOAT, ValueType.INT})
@@ -48,6 +73,9 @@ NUMERIC_TYPES = frozenset({ValueType.FLOAT, ValueType.INT})
 # More distinct values than this (and than half the rows) make an inferred text column a
 # free-form string rather than a categorical whose every value should be enumerated.
 MAX_INFERRED_CATEGORIES = 100
+
+DEFAULT_TOLERANCE = 2.0
+"""Inferred bounds: ``extreme + DEFAULT_TOLERANCE * (extreme - median)`` on each side (see the module doc)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +92,7 @@ class FeatureSchema:
     max_missing_rate: float | None = None
     regex: str | None = None
     sensitive: bool = False
+    dim: int | None = None
 
     @property
     def pattern(self) -> re.Pattern[str] | None:
@@ -85,97 +114,106 @@ class Schema:
         return len(self.features)
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(FeatureSchema)) - {"name"}
+# -- the feature table ------------------------------------------------------------------
 
 
-def _num(key: str, value: Any) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(key, value, "a number")
-    if isinstance(value, float) and math.isnan(value):
-        raise ConfigError(key, value, "a number, not nan")
-    return value
+def bound(key: str, v: Any) -> float | int:
+    """A number for ``min``/``max`` (not NaN); an integer stays an integer, so an int feature reads ``18``."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and math.isnan(v)):
+        raise ConfigError(key, v, "a number")
+    return v
 
 
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, value, "true or false")
-    return value
+def allowed_values(key: str, v: Any) -> tuple[Any, ...]:
+    """A non-empty array of strings, numbers or booleans (the categories a feature may take)."""
+    if not isinstance(v, list | tuple) or not v:
+        raise ConfigError(key, v, "a non-empty array of allowed values")
+    for i, x in enumerate(v):
+        if not isinstance(x, str | int | float | bool):
+            raise ConfigError(f"{key}[{i}]", x, "a string, number or boolean")
+    return tuple(v)
 
 
-def feature_from_mapping(name: str, data: Mapping[str, Any], key: str) -> FeatureSchema:
-    """Build one FeatureSchema from a config table; ``key`` is its path, used in ConfigError."""
+def regex(key: str, v: Any) -> str:
+    """A string that compiles as a Python regular expression (matched against the whole value)."""
+    if not isinstance(v, str):
+        raise ConfigError(key, v, "a regular expression string")
+    try:
+        re.compile(v)
+    except re.error as exc:
+        raise ConfigError(key, v, f"a valid regular expression ({exc})") from None
+    return v
+
+
+FEATURE_KEYS: dict[str, Key] = {
+    "type": Key(enum_of(ValueType), ValueType.STRING),
+    "required": Key(boolean, True),
+    "nullable": Key(boolean, False),
+    "min": Key(optional(bound), None),
+    "max": Key(optional(bound), None),
+    "allowed": Key(optional(allowed_values), None),
+    "max_missing_rate": Key(optional(ratio), None),
+    "regex": Key(optional(regex), None),
+    "sensitive": Key(boolean, False),
+    "dim": Key(optional(int_at_least(0)), None),
+}
+
+
+def _apply(base: FeatureSchema, data: Any, key: str) -> FeatureSchema:
+    """Override ``base`` with the fields present in ``data`` (checked, errors naming ``key.field``)."""
     if not isinstance(data, Mapping):
         raise ConfigError(key, data, "a table of feature settings")
-    unknown = sorted(set(data) - _FIELD_NAMES)
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", data[unknown[0]], f"one of {sorted(_FIELD_NAMES)}")
-    if "type" not in data:
-        raise ConfigError(f"{key}.type", None, f"one of {[t.value for t in ValueType]}")
-    return _apply(FeatureSchema(name=name, type=ValueType.STRING), data, key)
-
-
-def _apply(base: FeatureSchema, data: Mapping[str, Any], key: str) -> FeatureSchema:
-    """Override ``base`` with the fields present in ``data`` (validated, errors naming ``key.field``)."""
-    changes: dict[str, Any] = {}
-    for fname, value in data.items():
-        k = f"{key}.{fname}"
-        if fname not in _FIELD_NAMES:
-            raise ConfigError(k, value, f"one of {sorted(_FIELD_NAMES)}")
-        if fname == "type":
-            try:
-                changes["type"] = ValueType(str(value).lower())
-            except ValueError:
-                raise ConfigError(k, value, f"one of {[t.value for t in ValueType]}") from None
-        elif fname in ("required", "nullable", "sensitive"):
-            changes[fname] = _bool(k, value)
-        elif fname in ("min", "max"):
-            changes[fname] = _num(k, value)
-        elif fname == "max_missing_rate":
-            rate = _num(k, value)
-            if not 0.0 <= rate <= 1.0:
-                raise ConfigError(k, value, "a rate between 0 and 1")
-            changes[fname] = float(rate)
-        elif fname == "allowed":
-            if not isinstance(value, list | tuple) or not value:
-                raise ConfigError(k, value, "a non-empty array of allowed values")
-            for i, v in enumerate(value):
-                if not isinstance(v, str | int | float | bool):
-                    raise ConfigError(f"{k}[{i}]", v, "a string, number or boolean")
-            changes[fname] = tuple(value)
-        elif fname == "regex":
-            if not isinstance(value, str):
-                raise ConfigError(k, value, "a regular expression string")
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ConfigError(k, value, f"a valid regular expression ({exc})") from None
-            changes[fname] = value
-    out = replace(base, **changes)
+    values = parse_table(key, data, FEATURE_KEYS, base={k: getattr(base, k) for k in FEATURE_KEYS})
+    out = replace(base, **values)
     if out.min is not None and out.max is not None and out.min > out.max:
         raise ConfigError(f"{key}.min", out.min, f"at most max ({out.max})")
     return out
 
 
-def schema_from_mapping(data: Mapping[str, Any], key: str = "schema") -> Schema:
-    """Build a Schema from ``{"features": {NAME: {...}}, "allow_unknown": bool}`` (config or TOML file)."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(key, data, "a table")
-    feats = data.get("features", {})
-    if not isinstance(feats, Mapping):
-        raise ConfigError(f"{key}.features", feats, "a table of feature tables")
-    allow_unknown = _bool(f"{key}.allow_unknown", data.get("allow_unknown", False))
-    out = {str(name): feature_from_mapping(str(name), spec, f"{key}.features.{name}") for name, spec in feats.items()}
-    return Schema(features=out, allow_unknown=allow_unknown)
+def feature_from_mapping(name: str, data: Any, key: str) -> FeatureSchema:
+    """Build one FeatureSchema from a config table; ``key`` is its path, used in ConfigError."""
+    if isinstance(data, Mapping) and "type" not in data:
+        raise ConfigError(f"{key}.type", None, "one of " + ", ".join(repr(t.value) for t in ValueType))
+    return _apply(FeatureSchema(name=name, type=ValueType.STRING), data, key)
 
 
-def check_overrides(features: Mapping[str, Any], key: str) -> None:
-    """Validate config feature tables now (at configure), before any reference arrives to merge with."""
+def check_overrides(features: Any, key: str) -> dict[str, Any]:
+    """Check config feature tables now (at configure), before any reference arrives to merge with.
+
+    A table without ``type`` is a partial override of an inferred feature: its fields are
+    checked, and it waits for reference data to declare the feature.
+    """
+    if not isinstance(features, Mapping):
+        raise ConfigError(key, features, "a table of feature tables")
     for name, spec in features.items():
         k = f"{key}.{name}"
         if isinstance(spec, Mapping) and "type" not in spec:
             _apply(FeatureSchema(name=str(name), type=ValueType.STRING), spec, k)
         else:
             feature_from_mapping(str(name), spec, k)
+    return {str(name): dict(spec) for name, spec in features.items()}
+
+
+def feature_tables(key: str, v: Any) -> dict[str, FeatureSchema]:
+    """``[features.NAME]`` tables of a schema file, each with its ``type``."""
+    if not isinstance(v, Mapping):
+        raise ConfigError(key, v, "a table of feature tables")
+    return {str(name): feature_from_mapping(str(name), spec, f"{key}.{name}") for name, spec in v.items()}
+
+
+SCHEMA_KEYS: dict[str, Key] = {
+    "allow_unknown": Key(boolean, False),
+    "features": Key(feature_tables, {}),
+}
+
+
+def schema_from_mapping(data: Mapping[str, Any], key: str = "schema") -> Schema:
+    """Build a Schema from ``{"features": {NAME: {...}}, "allow_unknown": bool}`` (a schema file's tables).
+
+    A ``[thresholds]`` table is left to the offline check (``offline.load_schema``).
+    """
+    values = parse_table(key, data, SCHEMA_KEYS, ignore=frozenset({"thresholds"}))
+    return Schema(features=values["features"], allow_unknown=values["allow_unknown"])
 
 
 def merge_schemas(
@@ -192,8 +230,6 @@ def merge_schemas(
         if name not in feats and isinstance(spec, Mapping) and "type" not in spec:
             continue
         if name in feats:
-            if not isinstance(spec, Mapping):
-                raise ConfigError(k, spec, "a table of feature settings")
             feats[name] = _apply(feats[name], spec, k)
         else:
             feats[name] = feature_from_mapping(str(name), spec, k)
@@ -201,6 +237,11 @@ def merge_schemas(
 
 
 # -- inference --------------------------------------------------------------------------
+
+
+def is_sequence(v: Any) -> bool:
+    """Whether one value is list-like (a list, a tuple or an array of at least one dimension)."""
+    return isinstance(v, list | tuple) or (isinstance(v, np.ndarray) and v.ndim >= 1)
 
 
 def _missing_mask(col: np.ndarray) -> np.ndarray:
@@ -211,15 +252,71 @@ def _missing_mask(col: np.ndarray) -> np.ndarray:
     return np.zeros(len(col), dtype=bool)
 
 
-def _infer_feature(name: str, col: np.ndarray, ftype: FeatureType) -> FeatureSchema:
+def _list_feature(name: str, col: np.ndarray) -> FeatureSchema | None:
+    """A LIST feature when every present value of ``col`` is list-like (or the column is 2-D), else None."""
+    if col.ndim >= 2:
+        return FeatureSchema(name=name, type=ValueType.LIST, dim=int(col.shape[1]))
+    if col.dtype.kind != "O":
+        return None
+    missing = _missing_mask(col)
+    present = [v for v, m in zip(col.tolist(), missing.tolist(), strict=True) if not m]
+    if not present or not all(is_sequence(v) for v in present):
+        return None
+    lengths = {len(v) for v in present}
+    n_missing = int(missing.sum())
+    return FeatureSchema(
+        name=name,
+        type=ValueType.LIST,
+        nullable=n_missing > 0,
+        max_missing_rate=_max_missing(n_missing, len(col)),
+        dim=lengths.pop() if len(lengths) == 1 else None,
+    )
+
+
+def _max_missing(n_missing: int, n: int) -> float | None:
+    # Tolerate noise around the reference's own missing rate without accepting a broken feed.
+    return min(1.0, round(2.0 * n_missing / n + 0.01, 4)) if n_missing and n else None
+
+
+_FINITE_MAX = sys.float_info.max
+
+
+def widened_bounds(values: np.ndarray, tolerance: float) -> tuple[float, float]:
+    """Inferred (min, max) of finite ``values``: each extreme pushed out by ``tolerance`` x its distance to the median.
+
+    When an extreme equals the median (half the values sit on it) the margin is taken
+    from the whole range instead, and from the value itself for a constant column. A
+    bound never crosses zero when the values did not.
+    """
+    lo, hi = float(values.min()), float(values.max())
+    med = float(np.median(values))
+    width = hi - lo if hi > lo else max(abs(hi), 1.0)
+    low_margin = (med - lo) if med > lo else width
+    high_margin = (hi - med) if hi > med else width
+    low = max(-_FINITE_MAX, lo - tolerance * low_margin)
+    high = min(_FINITE_MAX, hi + tolerance * high_margin)
+    if lo >= 0.0:
+        low = max(low, 0.0)
+    elif hi <= 0.0:
+        high = min(high, 0.0)
+    return (lo, hi) if tolerance == 0 else (low, high)
+
+
+def _integral_bound(x: float, up: bool) -> float | int:
+    """Round an int feature's bound outward; beyond 2**53 floats are integral already and stay floats."""
+    if abs(x) > 2.0**53:
+        return x
+    return math.ceil(x) if up else math.floor(x)
+
+
+def _infer_feature(name: str, col: np.ndarray, ftype: FeatureType, tolerance: float) -> FeatureSchema:
     col = np.asarray(col).reshape(-1)
     missing = _missing_mask(col)
     n_missing = int(missing.sum())
-    nullable = n_missing > 0
-    # Tolerate noise around the reference's own missing rate without accepting a broken feed.
-    max_missing = min(1.0, round(2.0 * n_missing / len(col) + 0.01, 4)) if nullable and len(col) else None
     present = col[~missing]
-    base = FeatureSchema(name=name, type=ValueType.STRING, nullable=nullable, max_missing_rate=max_missing)
+    base = FeatureSchema(
+        name=name, type=ValueType.STRING, nullable=n_missing > 0, max_missing_rate=_max_missing(n_missing, len(col))
+    )
     if ftype is FeatureType.BOOLEAN:
         return replace(base, type=ValueType.BOOL)
     if ftype is FeatureType.NUMERIC:
@@ -229,13 +326,13 @@ def _infer_feature(name: str, col: np.ndarray, ftype: FeatureType) -> FeatureSch
             else np.asarray([float(v) for v in present.tolist()], dtype=np.float64)
         )
         finite = vals[np.isfinite(vals)]
-        integral = bool(finite.size) and bool(np.all(finite == np.round(finite)))
         if not finite.size:
             return replace(base, type=ValueType.FLOAT)
-        lo, hi = float(finite.min()), float(finite.max())
+        integral = bool(np.all(finite == np.round(finite)))
+        low, high = widened_bounds(finite, tolerance)
         if integral:
-            return replace(base, type=ValueType.INT, min=int(lo), max=int(hi))
-        return replace(base, type=ValueType.FLOAT, min=lo, max=hi)
+            return replace(base, type=ValueType.INT, min=_integral_bound(low, False), max=_integral_bound(high, True))
+        return replace(base, type=ValueType.FLOAT, min=low, max=high)
     values = present.tolist()
     distinct = set()
     for v in values:
@@ -246,11 +343,25 @@ def _infer_feature(name: str, col: np.ndarray, ftype: FeatureType) -> FeatureSch
     return replace(base, type=ValueType.STRING)
 
 
-def infer_schema(columns: Mapping[str, np.ndarray], *, allow_unknown: bool = False) -> Schema:
-    """Infer a schema from reference columns: types, seen ranges, seen categories, nullability."""
-    types = infer_feature_types(columns)
-    feats = {name: _infer_feature(name, columns[name], types[name]) for name in columns}
-    return Schema(features=feats, allow_unknown=allow_unknown)
+def infer_schema(
+    columns: Mapping[str, np.ndarray], *, allow_unknown: bool = False, tolerance: float = DEFAULT_TOLERANCE
+) -> Schema:
+    """Infer a schema from reference columns: types, widened ranges, seen categories, nullability, list lengths."""
+    if not (tolerance >= 0 and math.isfinite(tolerance)):
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    feats: dict[str, FeatureSchema] = {}
+    scalar: dict[str, np.ndarray] = {}
+    for name, col in columns.items():
+        arr = np.asarray(col)
+        listed = _list_feature(name, arr)
+        if listed is not None:
+            feats[name] = listed
+        else:
+            scalar[name] = arr.reshape(-1)
+    types = infer_feature_types(scalar)
+    for name, arr in scalar.items():
+        feats[name] = _infer_feature(name, arr, types[name], tolerance)
+    return Schema(features={name: feats[name] for name in columns}, allow_unknown=allow_unknown)
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -284,9 +395,9 @@ def schema_to_toml(schema: Schema, *, header: str = "") -> str:
     """Render a schema as TOML a person can edit (and ``schema_from_mapping(tomllib.loads(...))`` reads)."""
     lines = [f"# {line}" for line in header.splitlines()] if header else []
     lines += [
-        "# Feature schema for InferSight validation. Edit freely: every field is optional",
-        "# except `type` (float, int, bool, categorical, string). Also: required, nullable, min, max,",
-        "# allowed, max_missing_rate, regex, sensitive (redacts example values in logs).",
+        "# Feature schema for InferSight validation. Edit freely: every field is optional except `type`",
+        "# (float, int, bool, categorical, string, list). Also: required, nullable, min, max, allowed,",
+        "# max_missing_rate, regex, dim (length of a list feature), sensitive (redacts example values).",
         f"allow_unknown = {_toml_value(schema.allow_unknown)}",
     ]
     for name, feat in schema.features.items():
@@ -295,7 +406,7 @@ def schema_to_toml(schema: Schema, *, header: str = "") -> str:
         lines.append(f"type = {_toml_value(feat.type.value)}")
         lines.append(f"required = {_toml_value(feat.required)}")
         lines.append(f"nullable = {_toml_value(feat.nullable)}")
-        for fname in ("min", "max", "allowed", "max_missing_rate", "regex"):
+        for fname in ("min", "max", "allowed", "max_missing_rate", "regex", "dim"):
             value = getattr(feat, fname)
             if value is not None:
                 lines.append(f"{fname} = {_toml_value(value)}")

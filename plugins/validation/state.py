@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from agent.plugin import to_numeric
-from plugins.validation.config import ModelConfig, ValidationConfig
-from plugins.validation.edgecases import LabelledWindow, PredictionStore, bin_edges, bin_index
+from agent.plugin import columns_from_rows, to_numeric
+from plugins.validation.config import ModelSettings
+from plugins.validation.edgecases import NO_BIN, LabelledWindow, PredictionStore, bin_edges, bin_index
 from plugins.validation.outliers import RobustRange, fit_range
 from plugins.validation.schema import NUMERIC_TYPES, Schema, infer_schema, merge_schemas
 from plugins.validation.validate import ValidationResult, Violation
 
-__all__ = ["ModelState", "Window", "build_state"]
+__all__ = ["ModelState", "WindowCounts", "build_state", "reference_columns"]
 
 
 @dataclass(slots=True)
-class Window:
+class WindowCounts:
     """Counts accumulated since the window opened (reset when it closes)."""
 
     start: float | None = None
@@ -51,6 +52,7 @@ class ModelState:
     """Everything the plugin keeps for one model."""
 
     name: str
+    settings: ModelSettings
     version: str = ""
     schema: Schema | None = None
     ranges: dict[str, RobustRange] = field(default_factory=dict)
@@ -58,11 +60,12 @@ class ModelState:
     bin_features: tuple[str, ...] = ()
     store: PredictionStore | None = None
     labelled: LabelledWindow | None = None
-    window: Window = field(default_factory=Window)
+    labels_since: float | None = None  # when the first label not yet reported arrived
+    window: WindowCounts = field(default_factory=WindowCounts)
 
-    def bins_for(self, numeric: dict[str, np.ndarray], n: int) -> np.ndarray:
+    def bins_for(self, numeric: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         """Reference-quantile bin codes (n x bin_features) for a batch's numeric feature values."""
-        out = np.full((n, len(self.bin_features)), 255, dtype=np.uint8)
+        out = np.full((n, len(self.bin_features)), NO_BIN, dtype=np.uint8)
         for j, name in enumerate(self.bin_features):
             vals = numeric.get(name)
             if vals is not None:
@@ -70,39 +73,42 @@ class ModelState:
         return out
 
 
-def build_state(
-    name: str,
-    cfg: ValidationConfig,
-    mcfg: ModelConfig | None,
-    reference: dict[str, np.ndarray] | None,
-) -> ModelState:
+def reference_columns(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Reference columns as schema inference reads them: 1-D columns normalised, array-valued ones kept whole."""
+    out: dict[str, np.ndarray] = {}
+    for name, col in columns.items():
+        arr = np.asarray(col)
+        # An array-valued feature (rows x dim) stays one column; flattening it would mix rows.
+        out[name] = arr if arr.ndim >= 2 else columns_from_rows({name: arr})[name]
+    return out
+
+
+def build_state(name: str, settings: ModelSettings, reference: Mapping[str, np.ndarray] | None) -> ModelState:
     """Schema = inferred from reference (if any), then the schema file, then config feature tables."""
     key = f"validation.models.{name}"
-    infer = cfg.infer_from_reference and (mcfg is None or mcfg.infer_from_reference)
     schema = Schema()
-    if reference is not None and infer:
-        schema = infer_schema(reference)
-    if mcfg is not None and mcfg.schema is not None:
-        feats = {**schema.features, **mcfg.schema.features}
-        schema = Schema(features=feats, allow_unknown=mcfg.schema.allow_unknown)
-    if mcfg is not None:
-        schema = merge_schemas(schema, mcfg.features, key, allow_unknown=mcfg.allow_unknown)
+    if reference is not None and settings.infer_from_reference:
+        schema = infer_schema(reference, tolerance=settings.range_tolerance)
+    if settings.schema is not None:
+        schema = Schema(features={**schema.features, **settings.schema.features},
+                        allow_unknown=settings.schema.allow_unknown)
+    schema = merge_schemas(schema, settings.features, key, allow_unknown=settings.allow_unknown)
     # An empty schema would flag every feature as unknown: wait for reference data instead.
-    state = ModelState(name=name, schema=schema if len(schema) else None)
+    state = ModelState(name=name, settings=settings, schema=schema if len(schema) else None)
     if reference is None or state.schema is None:
         return state
     for fname, fs in state.schema.features.items():
         col = reference.get(fname)
-        if col is None or fs.type not in NUMERIC_TYPES:
+        if col is None or fs.type not in NUMERIC_TYPES or np.ndim(col) != 1:
             continue
         values, _ = to_numeric(np.asarray(col))
-        rng = fit_range(values, cfg.outliers)
+        rng = fit_range(values, settings.outliers)
         if rng is not None:
             state.ranges[fname] = rng
-        edges = bin_edges(values, cfg.edge_cases.bins)
+        edges = bin_edges(values, settings.edge_cases.bins)
         if edges.size:
             state.edges[fname] = edges
     state.bin_features = tuple(state.edges)
-    state.store = PredictionStore(cfg.edge_cases.max_predictions, len(state.bin_features))
-    state.labelled = LabelledWindow(cfg.edge_cases.max_labelled, len(state.bin_features))
+    state.store = PredictionStore(settings.edge_cases.max_predictions, len(state.bin_features))
+    state.labelled = LabelledWindow(settings.edge_cases.max_labelled, len(state.bin_features))
     return state

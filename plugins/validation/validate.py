@@ -21,7 +21,14 @@ import numpy as np
 from plugins.validation.outliers import RobustRange
 from plugins.validation.schema import NUMERIC_TYPES, FeatureSchema, Schema, ValueType
 
-__all__ = ["ValidationResult", "Violation", "missing_rate_breaches", "validate_columns"]
+__all__ = [
+    "ValidationResult",
+    "Violation",
+    "merge_results",
+    "missing_rate_breaches",
+    "validate_columns",
+    "validate_rows",
+]
 
 
 class Violation(StrEnum):
@@ -37,6 +44,7 @@ class Violation(StrEnum):
     REGEX_MISMATCH = "regex_mismatch"
     MISSING_RATE = "missing_rate"
     NON_FINITE = "non_finite"
+    DIMENSION_MISMATCH = "dimension_mismatch"
     OUTLIER = "outlier"
 
 
@@ -247,11 +255,52 @@ def _accepted(c: _Classified, vtype: ValueType) -> np.ndarray:
     return c.is_str
 
 
+def _seq_len(value: Any) -> int:
+    """Length of a list-like value (list, tuple, array of >= 1 dimension); -1 for anything else."""
+    if isinstance(value, list | tuple):
+        return len(value)
+    if isinstance(value, np.ndarray) and value.ndim >= 1:
+        return int(value.shape[0])
+    return -1
+
+
+_seq_lens = np.frompyfunc(_seq_len, 1, 1)
+
+
+def _check_array_column(fs: FeatureSchema, col: np.ndarray, out: _Collector) -> None:
+    """A column of shape (rows, dim, ...): every row holds an array of ``dim`` entries."""
+    every = np.ones(col.shape[0], dtype=bool)
+    if fs.type is not ValueType.LIST:
+        out.add(fs.name, Violation.TYPE_MISMATCH, every, col, fs.sensitive)
+    elif fs.dim is not None and col.shape[1] != fs.dim:
+        out.add(fs.name, Violation.DIMENSION_MISMATCH, every, col, fs.sensitive)
+
+
+def _check_list(fs: FeatureSchema, col: np.ndarray, c: _Classified, out: _Collector) -> None:
+    """A 1-D column whose values must be list-like, of length ``dim`` when the schema says so."""
+    lengths = np.full(len(col), -1, dtype=np.int64)
+    if c.is_other.any():
+        idx = np.flatnonzero(c.is_other)
+        lengths[idx] = _seq_lens(col[idx].astype(object)).astype(np.int64)
+    accepted = lengths >= 0
+    out.add(fs.name, Violation.TYPE_MISMATCH, ~c.missing & ~accepted, col, fs.sensitive)
+    if not fs.nullable:
+        out.add(fs.name, Violation.NULL, c.missing, col, fs.sensitive)
+    if fs.dim is not None:
+        out.add(fs.name, Violation.DIMENSION_MISMATCH, accepted & (lengths != fs.dim), col, fs.sensitive)
+
+
 def _check_feature(
     fs: FeatureSchema, col: np.ndarray, rng: RobustRange | None, out: _Collector
 ) -> tuple[int, np.ndarray | None, np.ndarray | None]:
     """Check one present column; returns (missing count, outlier mask or None, numeric values or None)."""
+    if col.ndim >= 2:
+        _check_array_column(fs, col, out)
+        return 0, None, None
     c = _classify(col)
+    if fs.type is ValueType.LIST:
+        _check_list(fs, col, c, out)
+        return int(np.count_nonzero(c.missing)), None, None
     name, sens = fs.name, fs.sensitive
     accepted = _accepted(c, fs.type)
     present = ~c.missing
@@ -289,6 +338,13 @@ def _check_feature(
     return int(np.count_nonzero(c.missing)), outlier_mask, numeric_values
 
 
+def _present(col: np.ndarray) -> np.ndarray:
+    """Rows holding a value (an array row of a 2-D column always does)."""
+    if col.ndim >= 2:
+        return np.ones(col.shape[0], dtype=bool)
+    return ~_classify(col).missing
+
+
 def validate_columns(
     schema: Schema,
     columns: Mapping[str, np.ndarray],
@@ -297,10 +353,14 @@ def validate_columns(
     ranges: Mapping[str, RobustRange] | None = None,
     max_examples: int = 3,
 ) -> ValidationResult:
-    """Validate ``n_rows`` rows held as 1-D ``columns`` (each of length ``n_rows``) against ``schema``."""
+    """Validate ``n_rows`` rows held as ``columns`` against ``schema``.
+
+    Each column has one entry per row: 1-D, or (rows, dim, ...) for an array-valued
+    feature whose every row is an array.
+    """
     for name, col in columns.items():
-        if np.ndim(col) != 1 or len(col) != n_rows:
-            raise ValueError(f"column {name!r}: shape {np.shape(col)}, expected ({n_rows},)")
+        if np.ndim(col) == 0 or len(col) != n_rows:
+            raise ValueError(f"column {name!r}: shape {np.shape(col)}, expected ({n_rows}, ...)")
     out = _Collector(max_examples)
     missing: dict[str, int] = {}
     outliers: dict[str, int] = {}
@@ -326,8 +386,8 @@ def validate_columns(
     if not schema.allow_unknown:
         for name, col in columns.items():
             if name not in schema.features:
-                present = ~_classify(np.asarray(col)).missing
-                out.add(name, Violation.UNKNOWN_FEATURE, present, np.asarray(col), False)
+                arr = np.asarray(col)
+                out.add(name, Violation.UNKNOWN_FEATURE, _present(arr), arr, False)
     return ValidationResult(
         rows=n_rows,
         counts=out.counts,
@@ -338,6 +398,72 @@ def validate_columns(
         outlier_rows=outlier_rows,
         numeric=numeric,
     )
+
+
+def merge_results(
+    parts: list[tuple[np.ndarray, ValidationResult]], n_rows: int, max_examples: int = 3
+) -> ValidationResult:
+    """One result for a batch of ``n_rows`` validated in parts (row indices, result); rows in no part are skipped."""
+    counts: dict[tuple[str, Violation], int] = {}
+    examples: dict[tuple[str, Violation], tuple[Any, ...]] = {}
+    missing: dict[str, int] = {}
+    outliers: dict[str, int] = {}
+    checked: dict[str, int] = {}
+    numeric: dict[str, np.ndarray] = {}
+    outlier_rows = np.zeros(n_rows, dtype=bool)
+    rows = 0
+    for idx, res in sorted(parts, key=lambda part: int(part[0][0]) if len(part[0]) else -1):
+        rows += res.rows
+        for key, n in res.counts.items():
+            counts[key] = counts.get(key, 0) + n
+        for key, ex in res.examples.items():
+            held = examples.get(key, ())
+            examples[key] = held + tuple(ex[: max(0, max_examples - len(held))])
+        for into, src in ((missing, res.missing), (outliers, res.outliers), (checked, res.outlier_checked)):
+            for name, n in src.items():
+                into[name] = into.get(name, 0) + n
+        outlier_rows[idx] = res.outlier_rows
+        for name, vals in res.numeric.items():
+            numeric.setdefault(name, np.full(n_rows, np.nan))[idx] = vals
+    return ValidationResult(rows, counts, examples, missing, outliers, checked, outlier_rows, numeric)
+
+
+def validate_rows(
+    schema: Schema,
+    columns: Mapping[str, np.ndarray],
+    n_rows: int,
+    *,
+    ranges: Mapping[str, RobustRange] | None = None,
+    max_examples: int = 3,
+) -> tuple[ValidationResult, np.ndarray, Exception | None]:
+    """``validate_columns``, skipping alone each row whose values make a check raise.
+
+    A captured value is any Python object, and its own ``__hash__``, ``__eq__`` or
+    ``__len__`` may raise. The batch is validated at once; only when that raises is it
+    halved until each failing row stands alone. Returns the result over the rows that
+    could be checked, the mask of skipped rows, and the first error (None when none).
+    """
+    try:
+        res = validate_columns(schema, columns, n_rows, ranges=ranges, max_examples=max_examples)
+        return res, np.zeros(n_rows, dtype=bool), None
+    except Exception as exc:  # a hostile value in some row: found below, skipped and counted alone
+        first = exc
+    parts: list[tuple[np.ndarray, ValidationResult]] = []
+    bad = np.zeros(n_rows, dtype=bool)
+    pending = list(np.array_split(np.arange(n_rows), 2))
+    while pending:
+        idx = pending.pop()
+        if not idx.size:
+            continue
+        sub = {name: col[idx] for name, col in columns.items()}
+        try:
+            parts.append((idx, validate_columns(schema, sub, len(idx), ranges=ranges, max_examples=max_examples)))
+        except Exception:  # still failing: halve again until the failing row stands alone
+            if idx.size == 1:
+                bad[idx] = True
+            else:
+                pending.extend(np.array_split(idx, 2))
+    return merge_results(parts, n_rows, max_examples), bad, first
 
 
 def missing_rate_breaches(schema: Schema, missing: Mapping[str, int], rows: int) -> dict[str, float]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from agent._types import FeedbackEvent, ModelInfo
+from agent.plugin import FeedbackEvent
+from agent.testing import CapturedTelemetry, ManualClock, run_plugin
 from plugins.validation import names
 from plugins.validation.edgecases import (
     NO_BIN,
@@ -19,7 +20,7 @@ from plugins.validation.edgecases import (
     point_predictions,
     row_error,
 )
-from tests.plugins.validation.harness import Harness, batch
+from tests.plugins.validation.test_plugin import batch
 
 
 def test_find_edge_cases_reports_the_bin_where_errors_concentrate() -> None:
@@ -84,7 +85,7 @@ def test_prediction_store_is_bounded_and_forgets_the_oldest() -> None:
     assert store.get(("p0", 0)) is None
     hit = store.get(("p9", 0))
     assert hit is not None and hit[0] == 9 and hit[1] is False and hit[2].tolist() == [9]
-    assert len(store._slot) <= 2 * store.capacity + 1
+    assert len(store._slot) <= 2 * store.capacity + 1  # the index stays bounded too
 
 
 def test_labelled_window_keeps_the_latest_rows() -> None:
@@ -94,74 +95,90 @@ def test_labelled_window_keeps_the_latest_rows() -> None:
     assert sorted(w.arrays()[0].tolist()) == [2.0, 3.0]
 
 
-def test_edge_case_slice_is_signalled_once_labels_arrive(tmp_path: Path) -> None:
+def run(section: dict[str, Any], model: str, task: str) -> Any:
+    cfg = {"validation": section, "models": {model: {"task": task}}}
+    return run_plugin("validation", config=cfg, clock=ManualClock())
+
+
+def edge_signals(h: CapturedTelemetry, advance: float = 3600.0) -> list[Any]:
+    h.flush()
+    return [s for s in h.tick(advance=advance) if s.name == names.SIGNAL_EDGE_CASE]
+
+
+def total(h: CapturedTelemetry, metric: str, **attrs: Any) -> float:
+    return sum(p.value or 0 for p in h.metric_points(metric) if all(p.attributes.get(k) == v for k, v in attrs.items()))
+
+
+def test_edge_case_slice_is_signalled_once_labels_arrive() -> None:
     """Seeded data where the classifier is mostly wrong for x in one reference-quantile band."""
-    h = Harness({"edge_cases": {"bins": 10, "min_size": 30, "factor": 2.0}}, tmp_path)
-    model = ModelInfo(name="clf", task="classification")
-    rng = np.random.default_rng(7)
-    h.reference(model, {"x": rng.uniform(0, 10, size=5000), "z": rng.normal(size=5000)})
-    n = 3000
-    x = rng.uniform(0, 10, size=n)
-    z = rng.normal(size=n)
-    truth = rng.integers(0, 2, size=n)
-    wrong = np.where((x >= 6) & (x < 7), rng.random(n) < 0.7, rng.random(n) < 0.05)
-    predicted = np.where(wrong, 1 - truth, truth)
-    ids = [f"id{i}" for i in range(n)]
-    h.process(model, batch({"x": x, "z": z}, outputs=predicted, ids=ids))
-    events = [
-        FeedbackEvent(event_id=f"e{i}", prediction_id=ids[i], kind="label", value=int(truth[i])) for i in range(n)
-    ]
-    events.append(FeedbackEvent(event_id="u", prediction_id="unknown", kind="label", value=1))
-    events.append(FeedbackEvent(event_id="c", prediction_id=ids[0], kind="click"))
-    h.feedback(model, events)
-    signals = [s for s in h.tick(model) if s.name == names.SIGNAL_EDGE_CASE]
+    with run({"edge_cases": {"bins": 10, "min_size": 30, "factor": 2.0}}, "clf", "classification") as h:
+        rng = np.random.default_rng(7)
+        h.set_reference("clf", {"x": rng.uniform(0, 10, size=5000), "z": rng.normal(size=5000)})
+        h.flush()
+        n = 3000
+        x = rng.uniform(0, 10, size=n)
+        z = rng.normal(size=n)
+        truth = rng.integers(0, 2, size=n)
+        wrong = np.where((x >= 6) & (x < 7), rng.random(n) < 0.7, rng.random(n) < 0.05)
+        predicted = np.where(wrong, 1 - truth, truth)
+        ids = [f"id{i}" for i in range(n)]
+        h.process("clf", batch({"x": x, "z": z}, outputs=predicted, ids=ids))
+        events = [FeedbackEvent(f"e{i}", ids[i], "label", int(truth[i])) for i in range(n)]
+        events.append(FeedbackEvent("u", "unknown", "label", 1))
+        events.append(FeedbackEvent("c", ids[0], "click"))
+        events.append(FeedbackEvent("r", ids[0], "label", 1, attributes={"row_index": "first"}))
+        h.process_feedback("clf", events)
+        signals = edge_signals(h)
 
-    assert signals, "the bad band must be reported"
-    top = max(signals, key=lambda s: s.value)
-    assert top.labels["feature"] == "x" and top.labels["model"] == "clf"
-    low = float(top.labels["slice"][1:].split(",")[0])
-    assert 5.5 <= low <= 7.0
-    assert top.value >= 2.0 and top.details["size"] >= 30
-    assert all(s.labels["feature"] == "x" for s in signals)
-    assert h.total(names.LABELS, **{names.ATTR_OUTCOME: "joined"}) == n
-    assert h.total(names.LABELS, **{names.ATTR_OUTCOME: "unknown_prediction"}) == 1
-    [summary] = h.events(names.EVENT_EDGE_CASES)
-    assert summary["labelled"] == n and summary["overall_error"] < 0.2
-    assert len(h.events(names.EVENT_EDGE_CASE)) == len(signals)
-    # no new labels: no repeated report at the next window
-    assert [s for s in h.tick(model) if s.name == names.SIGNAL_EDGE_CASE] == []
-
-
-def test_outlier_rows_where_a_regressor_fails_form_an_edge_case(tmp_path: Path) -> None:
-    h = Harness({"edge_cases": {"min_size": 20}}, tmp_path)
-    model = ModelInfo(name="reg", task="regression")
-    rng = np.random.default_rng(3)
-    h.reference(model, {"x": rng.normal(size=5000)})
-    x = rng.normal(size=1000)
-    x[:50] = rng.uniform(8, 12, size=50)  # far outside the reference: outliers
-    truth = 2 * x
-    pred = truth + rng.normal(0, 0.1, size=1000)
-    pred[:50] += 5.0  # and the model is badly off on them
-    ids = [f"r{i}" for i in range(1000)]
-    h.process(model, batch({"x": x}, outputs=pred, ids=ids))
-    h.feedback(model, [FeedbackEvent(f"e{i}", ids[i], "label", float(truth[i])) for i in range(1000)])
-    signals = [s for s in h.tick(model) if s.name == names.SIGNAL_EDGE_CASE]
-    [out] = [s for s in signals if s.labels["slice"] == "outliers"]
-    # the 50 planted rows plus the few ordinary rows beyond the reference's 0.1%/99.9% quantiles
-    assert out.labels["feature"] == "*" and 50 <= out.details["size"] <= 60
-    assert out.details["error"] > 4.0 > out.details["overall_error"]
-    assert out.value >= 2.0
+        assert signals, "the bad band must be reported"
+        top = max(signals, key=lambda s: s.value)
+        assert top.labels["feature"] == "x" and top.labels["model"] == "clf"
+        low = float(top.labels["slice"][1:].split(",")[0])
+        assert 5.5 <= low <= 7.0
+        assert top.value >= 2.0 and top.details["size"] >= 30
+        assert all(s.labels["feature"] == "x" for s in signals)
+        assert total(h, names.LABELS, **{names.ATTR_OUTCOME: names.OUTCOME_JOINED}) == n
+        assert total(h, names.LABELS, **{names.ATTR_OUTCOME: names.OUTCOME_UNKNOWN_PREDICTION}) == 1
+        assert total(h, names.LABELS, **{names.ATTR_OUTCOME: names.OUTCOME_INVALID}) == 1
+        [summary] = h.events(names.EVENT_EDGE_CASES)
+        assert summary[names.ATTR_LABELLED] == n and summary[names.ATTR_OVERALL_ERROR] < 0.2
+        assert len(h.events(names.EVENT_EDGE_CASE)) == len(signals)
+        # no new labels: no repeated report at the next window
+        assert edge_signals(h) == []
+        assert h.plugin_errors == 0
 
 
-def test_labels_arriving_after_traffic_stopped_are_still_reported(tmp_path: Path) -> None:
-    h = Harness({"edge_cases": {"min_size": 5}}, tmp_path)
-    model = ModelInfo(name="late", task="classification")
-    h.reference(model, {"x": np.arange(100, dtype=float)})
-    x = np.arange(100, dtype=float)
-    ids = [f"q{i}" for i in range(100)]
-    h.process(model, batch({"x": x}, outputs=(x >= 90).astype(float), ids=ids))
-    h.tick(model)  # closes the window with the rows, before any label
-    h.feedback(model, [FeedbackEvent(f"e{i}", ids[i], "label", 0.0) for i in range(100)])
-    signals = [s for s in h.tick(model) if s.name == names.SIGNAL_EDGE_CASE]
-    assert [s.labels["slice"] for s in signals] == ["[89.1, inf)"]
-    assert signals[0].details == {"size": 10, "error": 1.0, "overall_error": 0.1}
+def test_outlier_rows_where_a_regressor_fails_form_an_edge_case() -> None:
+    with run({"edge_cases": {"min_size": 20}}, "reg", "regression") as h:
+        rng = np.random.default_rng(3)
+        h.set_reference("reg", {"x": rng.normal(size=5000)})
+        h.flush()
+        x = rng.normal(size=1000)
+        x[:50] = rng.uniform(8, 12, size=50)  # far outside the reference: outliers
+        truth = 2 * x
+        pred = truth + rng.normal(0, 0.1, size=1000)
+        pred[:50] += 5.0  # and the model is badly off on them
+        ids = [f"r{i}" for i in range(1000)]
+        h.process("reg", batch({"x": x}, outputs=pred, ids=ids))
+        h.process_feedback("reg", [FeedbackEvent(f"e{i}", ids[i], "label", float(truth[i])) for i in range(1000)])
+        [out] = [s for s in edge_signals(h) if s.labels["slice"] == "outliers"]
+        # the 50 planted rows plus the few ordinary rows beyond the reference's 0.1%/99.9% quantiles
+        assert out.labels["feature"] == "*" and 50 <= out.details["size"] <= 60
+        assert out.details["error"] > 4.0 > out.details["overall_error"]
+        assert out.value >= 2.0
+
+
+@pytest.mark.parametrize("window", [{"type": "time", "seconds": 60}, {"type": "count", "size": 1000, "seconds": 60}])
+def test_labels_arriving_after_traffic_stopped_are_still_reported(window: dict[str, Any]) -> None:
+    with run({"window": window, "edge_cases": {"min_size": 5}}, "late", "classification") as h:
+        h.set_reference("late", {"x": np.arange(100, dtype=float)})
+        h.flush()
+        x = np.arange(100, dtype=float)
+        ids = [f"q{i}" for i in range(100)]
+        h.process("late", batch({"x": x}, outputs=(x >= 90).astype(float), ids=ids))
+        assert edge_signals(h) == []  # the rows' window closes (time) or stays open (count), before any label
+        h.process_feedback("late", [FeedbackEvent(f"e{i}", ids[i], "label", 0.0) for i in range(100)])
+        assert edge_signals(h, advance=30) == []  # reported once window.seconds have passed
+        signals = edge_signals(h, advance=30)
+        assert [s.labels["slice"] for s in signals] == ["[89.1, inf)"]
+        assert signals[0].details == {"size": 10, "error": 1.0, "overall_error": 0.1}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from agent._errors import ConfigError
+from agent.plugin import ConfigError
 from plugins.validation.offline import infer_schema_text, validate_file
 
 REFERENCE = "amount,country,age\n" + "".join(f"{i * 1.5},{'FR' if i % 2 else 'DE'},{20 + i}\n" for i in range(40))
@@ -75,3 +76,25 @@ def test_bad_schema_file_raises_config_error_with_the_path(tmp_path: Path) -> No
     assert info.value.key.endswith("features.a.min")
     with pytest.raises(ConfigError):
         validate_file(data, write(tmp_path, "bad.toml", "[features.a\n"))
+
+
+def test_thresholds_table_names_an_unknown_kind(tmp_path: Path) -> None:
+    schema = write(tmp_path, "s.toml", '[features.a]\ntype = "float"\n[thresholds]\nabove_maximum = 0.1\n')
+    with pytest.raises(ConfigError) as info:
+        validate_file(write(tmp_path, "d.csv", "a\n1\n"), schema)
+    assert info.value.key.endswith("thresholds.above_maximum") and "above_max" in str(info.value)
+
+
+def test_second_sample_of_the_reference_distribution_validates_clean(tmp_path: Path) -> None:
+    """``schema infer`` on one sample, ``validate`` on an independent one: no range violation."""
+    rng = np.random.default_rng(8)
+
+    def sample(name: str, n: int) -> Path:
+        age = np.round(rng.normal(42, 12, size=n)).clip(0).astype(int)
+        amount = rng.lognormal(3, 0.5, size=n).round(2)
+        rows = "".join(f"{a},{m}\n" for a, m in zip(age.tolist(), amount.tolist(), strict=True))
+        return write(tmp_path, name, "age,amount\n" + rows)
+
+    schema = write(tmp_path, "schema.toml", infer_schema_text(sample("ref.csv", 1000)))
+    report = validate_file(sample("fresh.csv", 5000), schema)
+    assert report.violations == () and report.exit_code == 0

@@ -11,8 +11,15 @@ import pytest
 
 import agent
 from plugins.validation import names
-from tests.plugins.validation.test_e2e import FEATURES, GOOD
 from tests.support.otlp import OTLPHttpReceiver
+
+FEATURES: dict[str, Any] = {
+    "amount": {"type": "float", "min": 0, "max": 100},
+    "age": {"type": "int"},
+    "country": {"type": "categorical", "allowed": ["FR", "DE"]},
+    "email": {"type": "string", "regex": "[^@]+@[^@]+", "sensitive": True},
+}
+GOOD = {"amount": 10.0, "age": 30, "country": "FR", "email": "a@b"}
 
 CASES = [
     ({k: v for k, v in GOOD.items() if k != "age"}, "age", "missing_feature"),
@@ -42,7 +49,7 @@ def test_violation_kind_arrives_at_the_otlp_receiver(
         exporter={"type": "otlp", "endpoint": receiver.endpoint, "protocol": "http/protobuf", "timeout": 5},
         agent={"data_dir": str(tmp_path), "stderr_level": "off"},
         plugins={"enabled": ["validation"], "entry_points": False},
-        validation={"window_seconds": 0, "models": {"shop": {"features": FEATURES}}},
+        validation={"window": {"type": "count", "size": 1}, "models": {"shop": {"features": FEATURES}}},
     )
 
     @agent.monitor(model="shop", task="classification", capture=True)
@@ -50,8 +57,7 @@ def test_violation_kind_arrives_at_the_otlp_receiver(
         return "ok"
 
     assert predict(row) == "ok"
-    agent.flush()
-    agent.flush()  # the second pass closes the window the first one opened
+    agent.flush()  # the row closes its one-row window
     agent.shutdown()  # final metric export
 
     points = receiver.wait_for(
@@ -63,12 +69,13 @@ def test_violation_kind_arrives_at_the_otlp_receiver(
     events = receiver.wait_for(
         lambda: [
             r for r in receiver.log_records()
-            if r.event_name == names.EVENT_VIOLATION and r.attributes.get("kind") == kind
+            if r.event_name == names.EVENT_VIOLATION and r.attributes.get(names.ATTR_KIND) == kind
         ]
     )
-    assert events[0].attributes["feature"] == feature
-    assert events[0].attributes["count"] == 1
-    assert events[0].severity_text == "WARNING"
+    assert events[0].attributes[names.ATTR_FEATURE] == feature
+    assert events[0].attributes[names.ATTR_MODEL] == "shop"
+    assert events[0].attributes[names.ATTR_COUNT] == 1
+    assert events[0].severity_text == "INFO"  # a finding about the data: exported, not printed on stderr
 
 
 def test_outlier_and_missing_rate_arrive_at_the_otlp_receiver(receiver: OTLPHttpReceiver, tmp_path: Path) -> None:
@@ -79,7 +86,7 @@ def test_outlier_and_missing_rate_arrive_at_the_otlp_receiver(receiver: OTLPHttp
         exporter={"type": "otlp", "endpoint": receiver.endpoint, "protocol": "http/protobuf", "timeout": 5},
         agent={"data_dir": str(tmp_path), "stderr_level": "off"},
         plugins={"enabled": ["validation"], "entry_points": False},
-        validation={"window_seconds": 0},
+        validation={"window": {"type": "count", "size": 20}},
     )
 
     @agent.monitor(model="ref", task="regression", capture=True)
@@ -91,15 +98,20 @@ def test_outlier_and_missing_rate_arrive_at_the_otlp_receiver(receiver: OTLPHttp
     for i in range(20):
         assert predict({"x": 50.0 if i < 4 else 0.1, "tag": None}) == 0.0
     agent.flush()
-    agent.flush()
     agent.shutdown()
 
     def kinds() -> dict[str, float]:
-        return {p.attributes[names.ATTR_KIND]: p.value for p in receiver.metric_points(names.VIOLATIONS)}
+        return {p.attributes[names.ATTR_KIND]: float(p.value or 0) for p in receiver.metric_points(names.VIOLATIONS)}
 
-    got = receiver.wait_for(lambda: kinds() if {"outlier", "missing_rate"} <= set(kinds()) else None)
-    assert got["outlier"] == 4 and got["missing_rate"] == 1
+    def both() -> dict[str, float] | None:
+        got = kinds()
+        return got if {"outlier", "missing_rate"} <= set(got) else None
+
+    got = receiver.wait_for(both)
+    assert got is not None and got["outlier"] == 4 and got["missing_rate"] == 1
     rates = receiver.wait_for(lambda: receiver.metric_points(names.OUTLIER_RATE))
     assert rates[-1].value == pytest.approx(4 / 20)
-    events = {r.attributes.get("kind") for r in receiver.log_records() if r.event_name == names.EVENT_VIOLATION}
+    events = {
+        r.attributes.get(names.ATTR_KIND) for r in receiver.log_records() if r.event_name == names.EVENT_VIOLATION
+    }
     assert {"outlier", "missing_rate"} <= events

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from agent._errors import ConfigError
-from plugins.validation.outliers import OutlierConfig, OutlierMethod, fit_range, outlier_config_from_mapping
+from plugins.validation.outliers import OutlierConfig, OutlierMethod, fit_range
 
 
 def test_quantile_range_matches_reference_quantiles() -> None:
@@ -31,12 +29,3 @@ def test_constant_majority_falls_back_to_standard_deviation() -> None:
 
 def test_too_few_reference_values_give_no_range() -> None:
     assert fit_range(np.array([1.0, np.nan, np.inf]), OutlierConfig()) is None
-
-
-def test_outlier_config_errors_name_the_key() -> None:
-    with pytest.raises(ConfigError) as info:
-        outlier_config_from_mapping({"low_quantile": 0.9, "high_quantile": 0.1}, "validation.outliers")
-    assert info.value.key == "validation.outliers.low_quantile"
-    with pytest.raises(ConfigError) as info:
-        outlier_config_from_mapping({"z": 0}, "validation.outliers")
-    assert info.value.key == "validation.outliers.z"

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent._errors import ConfigError
+from agent.plugin import ConfigError
 from plugins.validation.schema import (
+    DEFAULT_TOLERANCE,
     FeatureSchema,
     Schema,
     ValueType,
@@ -20,6 +21,7 @@ from plugins.validation.schema import (
     merge_schemas,
     schema_from_mapping,
     schema_to_toml,
+    widened_bounds,
 )
 from plugins.validation.validate import missing_rate_breaches, validate_columns
 
@@ -54,7 +56,8 @@ def roundtrip(schema: Schema) -> Schema:
 def test_inference_picks_types_ranges_categories_and_nullability() -> None:
     s = infer_schema(reference()).features
     assert s["amount"].type is ValueType.FLOAT and s["amount"].nullable and s["amount"].max_missing_rate
-    assert s["age"].type is ValueType.INT and (s["age"].min, s["age"].max) == (18, 89)
+    assert s["age"].type is ValueType.INT and isinstance(s["age"].min, int) and isinstance(s["age"].max, int)
+    assert s["age"].min == 0 and s["age"].max > 89  # widened; never seen negative, so never below 0
     assert s["flag"].type is ValueType.BOOL and s["binary"].type is ValueType.BOOL
     assert s["country"].type is ValueType.CATEGORICAL and set(s["country"].allowed or ()) >= {"FR", "DE"}
     assert s["comment"].type is ValueType.STRING and s["comment"].allowed is None
@@ -97,6 +100,63 @@ def test_round_trip_holds_for_arbitrary_text_columns(values: list[str | None]) -
     assert dict(res.counts) == {}
 
 
+def test_pinned_bounds_with_zero_tolerance_are_the_observed_range() -> None:
+    s = infer_schema(reference(), tolerance=0.0).features
+    assert (s["age"].min, s["age"].max) == (18, 89)
+
+
+def test_each_bound_moves_out_by_the_tolerance_times_its_distance_to_the_median() -> None:
+    values = np.array([10.0, 20.0, 30.0, 40.0, 100.0])  # median 30: 20 below, 70 above
+    assert widened_bounds(values, 2.0) == (0.0, 240.0)  # 10 - 2*20 would cross zero: clamped
+    assert widened_bounds(values - 200.0, 2.0) == (-230.0, -0.0)  # never seen positive: max stays <= 0
+    assert widened_bounds(values - 50.0, 1.0) == (-60.0, 120.0)  # both signs seen: no clamp
+    assert widened_bounds(np.array([5.0, 5.0, 5.0, 7.0]), 1.0) == (3.0, 9.0)  # median on the min: range margin
+    assert widened_bounds(np.array([3.0, 3.0]), 1.0) == (0.0, 6.0)  # constant: margin from the value
+    assert widened_bounds(np.array([1e308, -1e308]), 2.0) == (-np.finfo(float).max, np.finfo(float).max)
+
+
+SAMPLES = {
+    "age": lambda rng, n: np.round(rng.normal(42, 12, size=n)).clip(0),
+    "uniform_int": lambda rng, n: rng.integers(18, 90, size=n).astype(float),
+    "normal": lambda rng, n: rng.normal(50, 10, size=n),
+    "exponential": lambda rng, n: rng.exponential(3.0, size=n),
+    "poisson": lambda rng, n: rng.poisson(4, size=n).astype(float),
+    "signed": lambda rng, n: rng.normal(0, 1, size=n),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_a_second_sample_of_the_reference_distribution_passes_the_inferred_schema(name: str) -> None:
+    rng = np.random.default_rng(sorted(SAMPLES).index(name))
+    draw = SAMPLES[name]
+    ref = draw(rng, 1000)
+    fresh = draw(rng, 5000)
+    res = validate_columns(roundtrip(infer_schema({"x": ref})), {"x": fresh}, len(fresh))
+    assert dict(res.counts) == {}
+    if name != "uniform_int":  # a bounded support is seen whole; the others' tails reach past a sample's extremes
+        pinned = infer_schema({"x": ref}, tolerance=0.0)
+        assert validate_columns(pinned, {"x": fresh}, len(fresh)).counts, "pinning the observed range fails"
+
+
+def test_list_features_are_inferred_with_their_length() -> None:
+    rng = np.random.default_rng(1)
+    fixed = obj([rng.normal(size=3).tolist() for _ in range(50)] + [None])
+    ragged = obj([[1], [1, 2], (1, 2, 3)])
+    s = infer_schema({"fixed": fixed, "ragged": ragged, "matrix": np.zeros((3, 8))}).features
+    assert (s["fixed"].type, s["fixed"].dim, s["fixed"].nullable) == (ValueType.LIST, 3, True)
+    assert (s["ragged"].type, s["ragged"].dim) == (ValueType.LIST, None)
+    assert (s["matrix"].type, s["matrix"].dim) == (ValueType.LIST, 8)
+    back = roundtrip(infer_schema({"fixed": fixed}))
+    assert back.features["fixed"] == s["fixed"]
+    assert validate_columns(back, {"fixed": fixed}, 51).counts == {}
+
+
+def test_inference_rejects_a_negative_tolerance() -> None:
+    with pytest.raises(ValueError, match="tolerance"):
+        infer_schema({"x": np.arange(3.0)}, tolerance=-1.0)
+    assert DEFAULT_TOLERANCE == 2.0
+
+
 def test_config_fields_override_inferred_ones_and_keep_the_rest() -> None:
     inferred = Schema({"x": FeatureSchema("x", ValueType.FLOAT, min=0.0, max=1.0)})
     merged = merge_schemas(inferred, {"x": {"max": 5.0, "sensitive": True}, "y": {"type": "string"}})
@@ -111,6 +171,9 @@ def test_schema_file_errors_name_the_path_inside_the_file() -> None:
     with pytest.raises(ConfigError) as info:
         schema_from_mapping({"features": {"a": {"type": "categorical", "allowed": [[1]]}}})
     assert info.value.key == "schema.features.a.allowed[0]"
+    with pytest.raises(ConfigError) as info:
+        schema_from_mapping({"allow_unkown": True})
+    assert info.value.key == "schema.allow_unkown" and "allow_unknown" in str(info.value)
 
 
 def test_written_toml_is_editable_text_with_every_feature() -> None:

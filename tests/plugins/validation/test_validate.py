@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from plugins.validation.schema import FeatureSchema, Schema, ValueType
-from plugins.validation.validate import MAX_EXAMPLE_CHARS, Violation, example_value, validate_columns
+from plugins.validation.validate import MAX_EXAMPLE_CHARS, Violation, example_value, validate_columns, validate_rows
 
 
 def obj(values: list[Any]) -> np.ndarray:
@@ -102,3 +102,40 @@ def test_unknown_feature_counts_only_rows_with_a_value_unless_allowed() -> None:
 def test_empty_batch_has_no_violations() -> None:
     res = validate_columns(one("x", ValueType.FLOAT), {"x": np.empty(0)}, 0)
     assert res.counts == {} and res.outlier_rows.shape == (0,)
+
+
+def test_list_type_checks_list_likeness_and_length() -> None:
+    schema = one("v", ValueType.LIST, dim=2, nullable=True)
+    col = obj([[1, 2], (3, 4), np.zeros(2), [1], np.zeros(3), "ab", 5, None, {"a": 1}, np.float64(1.0)])
+    assert counts(schema, {"v": col}) == {("v", "dimension_mismatch"): 2, ("v", "type_mismatch"): 4}
+    assert counts(one("v", ValueType.LIST), {"v": col}) == {("v", "type_mismatch"): 4, ("v", "null"): 1}
+
+
+def test_two_dimensional_column_holds_one_array_per_row() -> None:
+    matrix = np.zeros((4, 3))
+    assert counts(one("v", ValueType.LIST, dim=3), {"v": matrix}) == {}
+    assert counts(one("v", ValueType.LIST, dim=2), {"v": matrix}) == {("v", "dimension_mismatch"): 4}
+    assert counts(one("v", ValueType.FLOAT), {"v": matrix}) == {("v", "type_mismatch"): 4}
+    assert counts(Schema({}), {"v": matrix}) == {("v", "unknown_feature"): 4}
+
+
+class Hostile(str):
+    """A str whose hash raises a RuntimeError, so a membership check on its row raises."""
+
+    def __hash__(self) -> int:
+        raise RuntimeError("hash")
+
+
+def test_validate_rows_skips_only_the_rows_whose_values_make_a_check_raise() -> None:
+    schema = Schema({"c": FeatureSchema("c", ValueType.CATEGORICAL, allowed=("a",)),
+                     "x": FeatureSchema("x", ValueType.FLOAT, max=1.0)})  # fmt: skip
+    c = obj(["a", "b", Hostile("a"), "a", "b", "a", Hostile("z"), "a"])
+    x = np.array([0.5, 0.5, 0.5, 2.0, 0.5, 3.0, 0.5, 0.5])
+    res, bad, error = validate_rows(schema, {"c": c, "x": x}, 8)
+    assert bad.tolist() == [False, False, True, False, False, False, True, False]
+    assert isinstance(error, RuntimeError) and res.rows == 6
+    assert {(f, k.value): n for (f, k), n in res.counts.items()} == {("c", "not_allowed"): 2, ("x", "above_max"): 2}
+    assert res.examples[("x", Violation.ABOVE_MAX)] == (2.0, 3.0)  # in row order across the parts
+    assert np.isnan(res.numeric["x"][[2, 6]]).all() and res.numeric["x"][3] == 2.0  # skipped rows hold no value
+    clean, none_bad, no_error = validate_rows(schema, {"c": obj(["a"]), "x": np.array([0.1])}, 1)
+    assert clean.rows == 1 and not none_bad.any() and no_error is None

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from plugins.feedback.plugin import FeedbackPlugin
-from plugins.feedback.store import FeedbackStore
+from plugins.feedback.plugin import FeedbackPlugin, make_plugin
+from plugins.feedback.store import FeedbackStore, FeedbackStoreError
+from plugins.feedback.training import Impression, impressions
 
-__all__ = ["FeedbackPlugin", "FeedbackStore", "make_plugin"]
-
-
-def make_plugin() -> FeedbackPlugin:
-    """A fresh feedback plugin instance for the plugin manager."""
-    return FeedbackPlugin()
+__all__ = ["FeedbackPlugin", "FeedbackStore", "FeedbackStoreError", "Impression", "impressions", "make_plugin"]

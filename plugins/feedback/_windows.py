@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from plugins.feedback._config import FeedbackConfig
+from plugins.feedback.config import FeedbackConfig
 from plugins.feedback.performance import (
     PerformanceResult,
     classification_metrics,
@@ -68,9 +68,9 @@ class LabelWindow:
 
     def ready(self, now: float, cfg: FeedbackConfig) -> bool:
         """Whether the window is full (count windows) or has run its time (time windows)."""
-        if cfg.window_type == "count":
-            return len(self.rows) >= cfg.window_size
-        return now - self.start >= cfg.window_seconds
+        if cfg.window.type == "count":
+            return len(self.rows) >= cfg.window.size
+        return now - self.start >= cfg.window.seconds
 
     def score(self, cfg: FeedbackConfig) -> PerformanceResult:
         """Realized performance of the rows held."""
@@ -126,9 +126,9 @@ class RankWindow:
 
     def ready(self, now: float, cfg: FeedbackConfig) -> bool:
         """Whether the window is full (count windows, by lists) or has run its time."""
-        if cfg.window_type == "count":
-            return len(self.lists) >= cfg.window_size
-        return now - self.start >= cfg.window_seconds
+        if cfg.window.type == "count":
+            return len(self.lists) >= cfg.window.size
+        return now - self.start >= cfg.window.seconds
 
     def score(self, k: int) -> PerformanceResult:
         """CTR, precision@k and NDCG@k of the lists held."""

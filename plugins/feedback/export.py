@@ -25,9 +25,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
+from plugins.feedback import names as n
 from plugins.feedback.store import FeedbackStore, StoredFeedback
 
-EVENT_NAME = "ml.feedback"
+EVENT_NAME = n.EVENT_FEEDBACK
 SCOPE = InstrumentationScope("infersight.feedback", "0.1.0")
 
 
@@ -44,27 +45,33 @@ def feedback_attributes(stored: StoredFeedback) -> dict[str, Any]:
     """OTLP attributes of one feedback event (in the spirit of ``gen_ai.evaluation.result``)."""
     e = stored.event
     attrs: dict[str, Any] = {
-        "ml.feedback.event_id": e.event_id,
-        "ml.feedback.kind": e.kind,
-        "ml.prediction.id": e.prediction_id,
+        n.ATTR_EVENT_ID: e.event_id,
+        n.ATTR_KIND: e.kind,
+        n.ATTR_PREDICTION: e.prediction_id,
     }
     if e.value is not None:
-        attrs["ml.feedback.value"] = _attr_value(e.value)
+        attrs[n.ATTR_VALUE] = _attr_value(e.value)
     if e.model is not None:
-        attrs["ml.model.name"] = e.model
+        attrs[n.ATTR_MODEL] = e.model
     if e.item_id is not None:
-        attrs["ml.item.id"] = e.item_id
+        attrs[n.ATTR_ITEM_ID] = e.item_id
     if e.position is not None:
-        attrs["ml.feedback.position"] = e.position
+        attrs[n.ATTR_POSITION] = _attr_value(e.position)
     for key, value in e.attributes.items():
-        name = key if "." in key else f"ml.feedback.{key}"
-        attrs.setdefault(name, _attr_value(value))
+        attrs.setdefault(n.custom_attribute(key), _attr_value(value))
     return attrs
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def _attr_value(value: Any) -> Any:
-    if isinstance(value, str | bool | int | float):
+    # OTLP attributes are str, bool, int64 or double: an int beyond int64 would fail the
+    # encoding of the whole batch (and block the export mark), so it goes out as text.
+    if isinstance(value, str | bool | float):
         return value
+    if isinstance(value, int):
+        return value if _INT64[0] <= value <= _INT64[1] else str(value)
     return json.dumps(value)
 
 

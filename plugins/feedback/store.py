@@ -20,6 +20,12 @@ FULL or EXTRA: one fsync then serves a whole group) and ``direct`` otherwise: wi
 NORMAL a commit costs about as much as waking a waiting thread, so handing rows to a
 leader costs more than it saves (see benchmarks/feedback.py). Several processes may
 share one store file: SQLite's locks serialise their writers (``busy_timeout_s``).
+
+Permissions. The store holds user data: its file (and SQLite's ``-wal`` and ``-shm``
+files, which SQLite creates with the database file's mode) is created ``file_mode``
+(0600, owner-only, by default) and every directory the store creates gets the matching
+directory mode (0700). An existing store file is brought to ``file_mode`` when it is
+opened by its owner.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -35,12 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agent._types import FeedbackEvent
+from agent.plugin import FeedbackEvent
 from plugins.feedback._predictions import LabelPolicy, PredictionRow, PredictionsMixin, PruneResult
 
 __all__ = [
     "CommitMode", "FeedbackStore", "FeedbackStoreError", "LabelPolicy", "PredictionRow", "PruneResult",
-    "StoredFeedback", "Synchronous",
+    "StoredFeedback", "Synchronous", "dir_mode_for",
 ]
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -144,9 +151,13 @@ class FeedbackStore(PredictionsMixin):
         lead_rounds: int = 1,
         max_direct_connections: int = 32,
         clock: Callable[[], float] = time.time,
+        file_mode: int = 0o600,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file_mode = file_mode
+        self.mode_problems: list[str] = []
+        _make_dirs(self.path.parent, dir_mode_for(file_mode))
+        self._create_file()
         self.synchronous = synchronous
         if commit_mode == "auto":
             commit_mode = "group" if synchronous in ("FULL", "EXTRA") else "direct"
@@ -167,6 +178,7 @@ class FeedbackStore(PredictionsMixin):
         self.max_direct_connections = max_direct_connections
         self._direct_reserved = 0
         self._kind_counts: dict[str, int] = {}
+        self._duplicates_taken = 0
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -176,6 +188,32 @@ class FeedbackStore(PredictionsMixin):
         self._autocheckpoint_pages = wal_autocheckpoint_pages
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
+        self._restrict(self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm"))
+
+    # -- permissions ------------------------------------------------------------------
+
+    def _create_file(self) -> None:
+        # Created here with the configured mode rather than by SQLite (0644 under the usual
+        # umask); SQLite gives its -wal and -shm files the database file's mode.
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, self.file_mode)
+        except OSError as exc:
+            raise FeedbackStoreError(f"feedback store {self.path} cannot be created: {exc}") from exc
+        os.close(fd)
+        self._restrict(self.path)
+
+    def _restrict(self, *paths: Path) -> None:
+        for p in paths:
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            if st.st_mode & 0o777 == self.file_mode:
+                continue
+            try:
+                os.chmod(p, self.file_mode)
+            except OSError as exc:  # not the owner (a store shared with another account)
+                self.mode_problems.append(f"{p}: mode {st.st_mode & 0o777:o}, wanted {self.file_mode:o} ({exc})")
 
     # -- connections ------------------------------------------------------------
 
@@ -263,7 +301,7 @@ class FeedbackStore(PredictionsMixin):
             raise FeedbackStoreError("feedback store is closed")
         try:
             returned = conn.execute(_insert_sql(1), row).fetchall()
-        except sqlite3.Error as exc:
+        except Exception as exc:  # raised to this caller only, as "not durable"
             raise FeedbackStoreError(f"feedback event {event.event_id} not stored: {exc}") from exc
         with self._cv:
             self.commits += 1
@@ -296,6 +334,10 @@ class FeedbackStore(PredictionsMixin):
                     self._cv.acquire()
                     for kind in todo.kinds:
                         self._kind_counts[kind] = self._kind_counts.get(kind, 0) + 1
+                    if todo.error is None:
+                        self.duplicates += len(todo.rows) - len(todo.kinds)
+                        self.committed += len(todo.kinds)
+                        self.commits += 1
                     todo.done = True
                     self._cv.notify_all()
                 rounds += 1
@@ -310,6 +352,13 @@ class FeedbackStore(PredictionsMixin):
         with self._cv:
             out, self._kind_counts = self._kind_counts, {}
         return out
+
+    def take_counts(self) -> tuple[dict[str, int], int]:
+        """New events stored since the last call by kind, and duplicates ignored since then."""
+        with self._cv:
+            kinds, self._kind_counts = self._kind_counts, {}
+            dups, self._duplicates_taken = self.duplicates - self._duplicates_taken, self.duplicates
+        return kinds, dups
 
     def _linger(self) -> None:
         # Called by the leader with the lock held. Under steady load the previous batch
@@ -338,14 +387,11 @@ class FeedbackStore(PredictionsMixin):
         params = [x for row in batch.rows for x in row]
         try:
             returned = self._writer.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
+        except Exception as exc:  # reported to every caller of the batch: none of them is told "stored"
             batch.error = exc
             return
         batch.models = {event_id: model for event_id, model, _ in returned if model is not None}
         batch.kinds = [kind for _, _, kind in returned]
-        self.duplicates += n - len(returned)
-        self.committed += len(returned)
-        self.commits += 1
 
     # -- feedback: reading back -----------------------------------------------------
     # Export and join progress are high-water marks over ``seq`` (insertion order)
@@ -412,6 +458,29 @@ class FeedbackStore(PredictionsMixin):
             "predictions": "SELECT COUNT(*) FROM predictions",
         }
         return {k: int(conn.execute(sql).fetchone()[0]) for k, sql in q.items()}
+
+
+def dir_mode_for(file_mode: int) -> int:
+    """The directory mode matching a file mode: search (x) wherever read is allowed (0600 -> 0700)."""
+    return file_mode | ((file_mode & 0o444) >> 2)
+
+
+def _make_dirs(path: Path, mode: int) -> None:
+    # Path.mkdir(parents=True) gives the parents the default mode (0755 under the usual
+    # umask); each directory created here gets ``mode`` instead. Existing ones are left alone.
+    missing: list[Path] = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=mode)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        os.chmod(d, mode)  # mkdir's mode is filtered by the umask
 
 
 @functools.lru_cache(maxsize=256)

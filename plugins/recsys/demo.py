@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import agent
-from agent import _state
+from agent.plugin import running_plugin
 from plugins.recsys.exploration import ExploredList
 from plugins.recsys.simulate import SimulationConfig, rounds, setup
 
@@ -28,7 +28,10 @@ def demo_config() -> dict[str, Any]:
     names = [name for name, _, _ in SCENARIOS]
     return {
         "models": {name: {"version": "1.0", "task": "recommendation", "capture": True} for name in names},
-        "recsys": {"window_size": LISTS_PER_ROUND, "catalog_size": N_ITEMS, "click_grace_s": 0},
+        # Count windows of one round each, scored as they close (no grace period): what is
+        # printed depends only on the seeded lists, never on when the worker ran.
+        "recsys": {"window": {"type": "count", "size": LISTS_PER_ROUND}, "catalog_size": N_ITEMS,
+                   "click_grace_s": 0},
         "feedback": {"click_grace_s": 0},
         # The reference set for these models is the training interaction log (item popularity for
         # the recsys plugin), not the request features: drift and schema inference stay off them.
@@ -43,13 +46,14 @@ def run_recommender_demo(rng: np.random.Generator, events: list[dict[str, Any]])
              "per window): one without exploration, one with 10% epsilon-greedy exploration."]
     seed = int(rng.integers(0, 2**16))
     for model, exploration, label in SCENARIOS:
-        _serve(model, SimulationConfig(n_items=N_ITEMS, lists_per_round=LISTS_PER_ROUND,
-                                       exploration=exploration, seed=seed))
-        lines.append(_describe(model, label))
+        complete = _serve(model, SimulationConfig(n_items=N_ITEMS, lists_per_round=LISTS_PER_ROUND,
+                                                  exploration=exploration, seed=seed))
+        lines.append(_describe(model, label, complete))
     return lines
 
 
-def _serve(model: str, cfg: SimulationConfig) -> None:
+def _serve(model: str, cfg: SimulationConfig) -> bool:
+    """Serve every round through ``@agent.monitor`` and ``agent.log_feedback``; False if the worker fell behind."""
     world = setup(cfg)
     # The training interactions define item popularity (head vs long tail) for ARP and APLT.
     training = [{"item_id": item} for item, n in world.training_popularity.items() for _ in range(n)]
@@ -73,13 +77,23 @@ def _serve(model: str, cfg: SimulationConfig) -> None:
                 agent.log_feedback(request_id, "click", model=model, item_id=str(shown.items[position]),
                                    position=position, attributes=shown.feedback_attributes(position))
         served.clear()
-        agent.flush()
+        # Each round's window is scored before the next round starts, whatever the load:
+        # what is printed never depends on how fast the worker ran.
+        if not _settle():
+            return False
+    return True
 
 
-def _describe(model: str, label: str) -> str:
-    running = _state.AGENT
-    plugin = running.host.plugin("recsys") if running is not None else None
+def _settle(attempts: int = 6, timeout: float = 10.0) -> bool:
+    """Wait until the worker has processed everything queued (a busy machine may need several flushes)."""
+    return any(agent.flush(timeout).worker for _ in range(attempts))
+
+
+def _describe(model: str, label: str, complete: bool = True) -> str:
+    plugin = running_plugin("recsys")
     reports = [r for r in getattr(plugin, "reports", []) if r.model == model]
+    if not complete:
+        return f"  {model:20} ({label}): incomplete — the agent's worker did not keep up (see its warnings)"
     if not reports:
         return f"  {model:20} ({label}): no windows scored"
     first, last = reports[0].traffic["all"], reports[-1].traffic["all"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent._types import FeedbackEvent
+from agent.plugin import FeedbackEvent
 from plugins.feedback.store import FeedbackStore, PredictionRow
 
 REPO = Path(__file__).resolve().parents[3]
@@ -110,7 +110,7 @@ def test_second_label_follows_policy(tmp_path: Path, policy: str, second_used: b
 _CHILD = textwrap.dedent(
     """
     import sys, threading, uuid
-    from agent._types import FeedbackEvent
+    from agent.plugin import FeedbackEvent
     from plugins.feedback.store import FeedbackStore
     store = FeedbackStore(sys.argv[1], commit_mode=sys.argv[2] if len(sys.argv) > 2 else "auto")
     lock = threading.Lock()
@@ -160,4 +160,46 @@ def test_threads_beyond_the_connection_cap_fall_back_to_group_commit(tmp_path: P
         t.join()
     assert store.counts()["feedback"] == 120
     assert len(store._conns) <= 3  # the writer, one direct caller, and the counting connection
+    store.close()
+
+
+# -- permissions ----------------------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+def test_store_files_are_owner_only_by_default(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # the usual umask: SQLite alone would create 0644 files
+    try:
+        store = FeedbackStore(tmp_path / "fb.sqlite")
+        store.append(_event())
+        for suffix in ("", "-wal", "-shm"):
+            assert _mode(tmp_path / f"fb.sqlite{suffix}") == 0o600, suffix
+        store.close()
+    finally:
+        os.umask(old)
+
+
+def test_directories_the_store_creates_are_owner_only(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "a" / "b" / "fb.sqlite")
+    assert _mode(tmp_path / "a") == 0o700 and _mode(tmp_path / "a" / "b") == 0o700
+    store.close()
+
+
+def test_a_configured_file_mode_applies_to_files_and_directories(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "shared" / "fb.sqlite", file_mode=0o640)
+    store.append(_event())
+    assert _mode(tmp_path / "shared") == 0o750
+    assert {_mode(tmp_path / "shared" / f"fb.sqlite{s}") for s in ("", "-wal", "-shm")} == {0o640}
+    store.close()
+
+
+def test_an_existing_world_readable_store_is_made_owner_only(tmp_path: Path) -> None:
+    db = tmp_path / "fb.sqlite"
+    FeedbackStore(db).close()
+    os.chmod(db, 0o644)
+    store = FeedbackStore(db)
+    assert _mode(db) == 0o600 and store.mode_problems == []
     store.close()

@@ -34,7 +34,6 @@ from agent.plugin import (
 from plugins.feedback.store import CommitMode, LabelPolicy, Synchronous
 
 BUILTIN_KINDS: tuple[str, ...] = tuple(FEEDBACK_KINDS)
-OWNER_ONLY = 0o600
 DEFAULT_WINDOW = Window("count", 1000, 3600.0)
 
 
@@ -47,26 +46,6 @@ class SyncMode(Enum):
     EXTRA = "extra"
 
 
-def file_mode(key: str, value: Any) -> int:
-    """Permission bits of the store's files: an int (``0o640`` in TOML) or an octal string ("0640").
-
-    The owner must keep read and write (SQLite opens the file read-write); execute bits
-    make no sense on a data file.
-    """
-    expected = "permission bits such as 0o600 (TOML) or \"0600\", with owner read and write, no execute bits"
-    mode = value
-    if isinstance(value, str):
-        try:
-            mode = int(value.removeprefix("0o"), 8)
-        except ValueError:
-            raise ConfigError(key, value, expected) from None
-    if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o777:
-        raise ConfigError(key, value, expected)
-    if mode & 0o600 != 0o600 or mode & 0o111:
-        raise ConfigError(key, value, expected)
-    return mode
-
-
 def label_value(key: str, value: Any) -> Any:
     """The positive class of a binary classifier: a bool, number or string."""
     if not isinstance(value, bool | int | float | str):
@@ -77,7 +56,6 @@ def label_value(key: str, value: Any) -> Any:
 KEYS: dict[str, Key] = {
     "kinds": Key(str_list, ()),
     "db_file": Key(nonempty_string, "feedback.sqlite"),
-    "file_mode": Key(file_mode, OWNER_ONLY),
     "synchronous": Key(enum_of(SyncMode), SyncMode.NORMAL),
     "commit": Key(one_of("auto", "group", "direct"), "auto"),
     "commit_wait_ms": Key(non_negative, 0.0),
@@ -118,7 +96,6 @@ class FeedbackConfig:
 
     kinds: frozenset[str] = frozenset(BUILTIN_KINDS)
     db_file: str = "feedback.sqlite"
-    file_mode: int = OWNER_ONLY
     synchronous: Synchronous = "NORMAL"
     commit: CommitMode = "auto"
     commit_wait_ms: float = 0.0

@@ -108,7 +108,7 @@ class FeedbackPlugin:
         self.cfg = cfg = parse_config(agent.section("feedback"))
         self.store = FeedbackStore(agent.data_dir / cfg.db_file, synchronous=cfg.synchronous,
                                    commit_mode=cfg.commit, max_wait_s=cfg.commit_wait_ms / 1000.0,
-                                   clock=agent.clock, file_mode=cfg.file_mode)
+                                   clock=agent.clock, file_mode=agent.file_mode, dir_mode=agent.dir_mode)
         for problem in self.store.mode_problems:
             agent.log.warning(n.EVENT_STORE_ERROR, **{n.ATTR_OPERATION: n.OP_PERMISSIONS,
                                                        n.ATTR_EXCEPTION_MESSAGE: problem})

@@ -23,9 +23,9 @@ share one store file: SQLite's locks serialise their writers (``busy_timeout_s``
 
 Permissions. The store holds user data: its file (and SQLite's ``-wal`` and ``-shm``
 files, which SQLite creates with the database file's mode) is created ``file_mode``
-(0600, owner-only, by default) and every directory the store creates gets the matching
-directory mode (0700). An existing store file is brought to ``file_mode`` when it is
-opened by its owner.
+(the agent's ``agent.file_mode``: 0600, owner-only, by default) and every directory the
+store creates gets ``dir_mode`` (0700). An existing store file is brought to ``file_mode``
+when it is opened by its owner.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.plugin import FeedbackEvent
+from agent.plugin import FeedbackEvent, ensure_dir
 from plugins.feedback._predictions import LabelPolicy, PredictionRow, PredictionsMixin, PruneResult
 
 __all__ = [
     "CommitMode", "FeedbackStore", "FeedbackStoreError", "LabelPolicy", "PredictionRow", "PruneResult",
-    "StoredFeedback", "Synchronous", "dir_mode_for",
+    "StoredFeedback", "Synchronous",
 ]
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -152,11 +152,12 @@ class FeedbackStore(PredictionsMixin):
         max_direct_connections: int = 32,
         clock: Callable[[], float] = time.time,
         file_mode: int = 0o600,
+        dir_mode: int = 0o700,
     ) -> None:
         self.path = Path(path)
         self.file_mode = file_mode
         self.mode_problems: list[str] = []
-        _make_dirs(self.path.parent, dir_mode_for(file_mode))
+        ensure_dir(self.path.parent, dir_mode)
         self._create_file()
         self.synchronous = synchronous
         if commit_mode == "auto":
@@ -458,29 +459,6 @@ class FeedbackStore(PredictionsMixin):
             "predictions": "SELECT COUNT(*) FROM predictions",
         }
         return {k: int(conn.execute(sql).fetchone()[0]) for k, sql in q.items()}
-
-
-def dir_mode_for(file_mode: int) -> int:
-    """The directory mode matching a file mode: search (x) wherever read is allowed (0600 -> 0700)."""
-    return file_mode | ((file_mode & 0o444) >> 2)
-
-
-def _make_dirs(path: Path, mode: int) -> None:
-    # Path.mkdir(parents=True) gives the parents the default mode (0755 under the usual
-    # umask); each directory created here gets ``mode`` instead. Existing ones are left alone.
-    missing: list[Path] = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=mode)
-        except FileExistsError:  # another process made it meanwhile
-            continue
-        os.chmod(d, mode)  # mkdir's mode is filtered by the umask
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,4 +1,4 @@
-"""The [feedback] table on the shared key table: defaults, moved keys, durations, file modes."""
+"""The [feedback] table on the shared key table: defaults, moved keys, durations; the store's file modes."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import pytest
 
 from agent.plugin import ConfigError, Window
 from agent.testing import run_plugin
-from plugins.feedback.config import OWNER_ONLY, FeedbackConfig, parse_config
+from plugins.feedback.config import FeedbackConfig, parse_config
 
 
 def test_empty_table_gives_the_documented_defaults() -> None:
     assert parse_config({}) == FeedbackConfig()
-    assert FeedbackConfig().window == Window("count", 1000, 3600.0) and FeedbackConfig().file_mode == OWNER_ONLY
+    assert FeedbackConfig().window == Window("count", 1000, 3600.0)
 
 
 def test_window_is_one_table_laid_over_the_default() -> None:
@@ -36,8 +36,6 @@ def test_old_flat_window_keys_name_the_new_key(old: str, new: str) -> None:
         ({"window": {"size": 0}}, r"feedback\.window\.size"),
         ({"score_threshold": 1.5}, r"feedback\.score_threshold"),
         ({"pending_timeout_s": "soon"}, r"feedback\.pending_timeout_s"),
-        ({"file_mode": 0o644 | 0o100}, r"feedback\.file_mode"),
-        ({"file_mode": 0o400}, r"feedback\.file_mode"),
         ({"baseline": {"mae": "low"}}, r"feedback\.baseline\.mae"),
         ({"windw": {}}, r"feedback\.windw.*did you mean 'window'"),
     ],
@@ -48,8 +46,8 @@ def test_bad_values_raise_config_error_naming_the_key_path(table: dict[str, Any]
 
 
 def test_values_are_normalised() -> None:
-    cfg = parse_config({"synchronous": "full", "pending_timeout_s": "10m", "file_mode": "0640", "kinds": ["thumbs"]})
-    assert cfg.synchronous == "FULL" and cfg.pending_timeout_s == 600.0 and cfg.file_mode == 0o640
+    cfg = parse_config({"synchronous": "full", "pending_timeout_s": "10m", "kinds": ["thumbs"]})
+    assert cfg.synchronous == "FULL" and cfg.pending_timeout_s == 600.0
     assert {"thumbs", "click", "label"} <= cfg.kinds
 
 
@@ -59,9 +57,16 @@ def test_bad_config_fails_the_agent_start_through_the_real_host() -> None:
         pass
 
 
-def test_the_running_plugin_keeps_its_store_owner_only(tmp_path: Any) -> None:
-    with run_plugin("feedback", config={"feedback": {"db_file": "fb/feedback.sqlite", "export": False}},
-                    agent={"data_dir": str(tmp_path / "data"), "stderr_level": "off"}) as h:
-        path = h.plugin("feedback").store.path
-        assert os.stat(path.parent).st_mode & 0o777 == 0o700
-        assert {os.stat(f"{path}{s}").st_mode & 0o777 for s in ("", "-wal", "-shm")} == {0o600}
+@pytest.mark.parametrize(("agent_table", "files", "dirs"), [({}, 0o600, 0o700),
+                                                            ({"file_mode": 0o640}, 0o640, 0o750)])
+def test_the_store_follows_the_agent_file_mode(tmp_path: Any, agent_table: dict[str, Any], files: int,
+                                               dirs: int) -> None:
+    old = os.umask(0o022)  # the usual umask: SQLite alone would create 0644 files
+    try:
+        with run_plugin("feedback", config={"feedback": {"db_file": "fb/feedback.sqlite", "export": False}},
+                        agent={"data_dir": str(tmp_path / "data"), "stderr_level": "off", **agent_table}) as h:
+            path = h.plugin("feedback").store.path
+            assert os.stat(path.parent).st_mode & 0o777 == dirs
+            assert {os.stat(f"{path}{s}").st_mode & 0o777 for s in ("", "-wal", "-shm")} == {files}
+    finally:
+        os.umask(old)

@@ -189,7 +189,7 @@ def test_directories_the_store_creates_are_owner_only(tmp_path: Path) -> None:
 
 
 def test_a_configured_file_mode_applies_to_files_and_directories(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "shared" / "fb.sqlite", file_mode=0o640)
+    store = FeedbackStore(tmp_path / "shared" / "fb.sqlite", file_mode=0o640, dir_mode=0o750)
     store.append(_event())
     assert _mode(tmp_path / "shared") == 0o750
     assert {_mode(tmp_path / "shared" / f"fb.sqlite{s}") for s in ("", "-wal", "-shm")} == {0o640}

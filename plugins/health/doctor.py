@@ -132,6 +132,25 @@ def _exporter_kinds(value: Any) -> tuple[str, ...]:
     return ()
 
 
+def _otlp_targets(
+    settings: Settings | None, config: Mapping[str, Any], environ: Mapping[str, str]
+) -> tuple[tuple[str, ...], list[tuple[str, str]]]:
+    """(exporters in use, [(endpoint URL, protocol)] of every signal exported over OTLP, each once)."""
+    if settings is not None:
+        kinds = settings.exporter_types
+        targets = []
+        for signal in ("traces", "metrics", "logs"):
+            exp = settings.signal_exporter(signal)
+            if "otlp" in exp["type"]:
+                targets.append((str(exp["endpoint"] or ""), str(exp["protocol"])))
+        return kinds, list(dict.fromkeys(targets))
+    exporter = _table(config.get("exporter"))
+    endpoint = environ.get(OTEL_ENDPOINT) or exporter.get("endpoint")
+    protocol = str(environ.get(OTEL_PROTOCOL) or exporter.get("protocol") or "http/protobuf")
+    kinds = _exporter_kinds(exporter.get("type")) or (("otlp",) if endpoint else ("file",))
+    return kinds, [(str(endpoint or ""), protocol)] if "otlp" in kinds else []
+
+
 def _check_exporter(
     settings: Settings | None,
     config: Mapping[str, Any],
@@ -141,29 +160,26 @@ def _check_exporter(
     timeout: float,
     probe: bool,
 ) -> None:
-    exporter = _table(config.get("exporter"))
-    if settings is not None:
-        kinds = _exporter_kinds(settings.exporter_type)
-        endpoint, protocol = settings.exporter["endpoint"], settings.exporter["protocol"]
-    else:
-        endpoint = environ.get(OTEL_ENDPOINT) or exporter.get("endpoint")
-        protocol = environ.get(OTEL_PROTOCOL) or exporter.get("protocol") or "http/protobuf"
-        kinds = _exporter_kinds(exporter.get("type")) or (("otlp",) if endpoint else ("file",))
-    if "otlp" not in kinds:
-        shown_kinds = kinds[0] if len(kinds) == 1 else list(kinds)
-        rep.line("skip", "exporter", f"type {shown_kinds!r}: no network endpoint to probe")
+    kinds, targets = _otlp_targets(settings, config, environ)
+    if not targets:
+        rep.line("skip", "exporter", f"type {'+'.join(kinds)!r}: no network endpoint to probe")
         return
-    url = str(endpoint or _DEFAULT_ENDPOINTS.get(str(protocol), _DEFAULT_ENDPOINTS["http/protobuf"]))
-    shown = f"{display_endpoint(url)} ({protocol})"
-    if not probe:
-        rep.line("skip", "exporter", f"{shown}: not probed")
-        return
-    host, port = _host_port(url)
-    result = probe_tcp(host, port, timeout)
-    if result.ok:
-        rep.line("ok", "exporter", f"{shown}: TCP connect succeeded")
-    else:
-        rep.line("FAIL", "exporter", f"{shown}: cannot connect: {result.error}")
+    probed: set[tuple[str, int]] = set()
+    for endpoint, protocol in targets:
+        url = endpoint or _DEFAULT_ENDPOINTS.get(protocol, _DEFAULT_ENDPOINTS["http/protobuf"])
+        shown = f"{display_endpoint(url)} ({protocol})"
+        host, port = _host_port(url)
+        if not probe:
+            rep.line("skip", "exporter", f"{shown}: not probed")
+            continue
+        if (host, port) in probed:
+            continue
+        probed.add((host, port))
+        result = probe_tcp(host, port, timeout)
+        if result.ok:
+            rep.line("ok", "exporter", f"{shown}: TCP connect succeeded")
+        else:
+            rep.line("FAIL", "exporter", f"{shown}: cannot connect: {result.error}")
 
 
 def _data_dir(settings: Settings | None, config: Mapping[str, Any], environ: Mapping[str, str]) -> Path:

@@ -8,17 +8,20 @@ so the file opens from disk with no network. plotly is an optional extra
 
 from __future__ import annotations
 
-from plugins.report.build import ReportStats, build_report
+from plugins.report.build import ReportInputError, ReportStats, build_report
 from plugins.report.commands import run_report_cli
 from plugins.report.drift_report import build_drift_report, drift_report_html
+from plugins.report.otlp import TelemetryShapeError
 from plugins.report.page import INSTALL_HINT, PlotlyMissingError
 from plugins.report.plugin import ReportPlugin, make_plugin
 
 __all__ = [
     "INSTALL_HINT",
     "PlotlyMissingError",
+    "ReportInputError",
     "ReportPlugin",
     "ReportStats",
+    "TelemetryShapeError",
     "build_drift_report",
     "build_report",
     "drift_report_html",

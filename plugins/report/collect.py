@@ -3,7 +3,10 @@
 Metrics arrive cumulative: every export repeats each series' running total. Sums and
 histograms are turned into per-export differences as they are read (a total that goes
 down, or a new start time, means the process restarted: the new total is the delta).
-Gauges keep a value only when it changed, which is when a plugin closed a window.
+Gauges keep a value only when it changed. Gauges are sampled once per export, so
+several windows closing between two exports leave one point: per-window results are
+read from the plugins' window log events instead (``ml.drift.window``, reduced into
+``Telemetry.drift`` as they stream by).
 """
 
 from __future__ import annotations
@@ -15,22 +18,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugins.report.otlp import LineReader, attributes, number, string_attributes, telemetry_files
+from plugins.report import reads as r
+from plugins.report.drift_windows import DriftWindows, parse_window
+from plugins.report.otlp import TELEMETRY_DIR, LineReader, attributes, number, string_attributes, telemetry_files
+from plugins.report.page import no_data
 
 Attrs = tuple[tuple[str, str], ...]
 SeriesKey = tuple[str, Attrs]
 ModelKey = tuple[str, str]
 
-MODEL = "ml.model.name"
-VERSION = "ml.model.version"
-INSTANCE = "service.instance.id"
 MAX_TIME_BINS = 50_000  # span-count bins kept before coarsening them tenfold
 MAX_EVENTS = 5_000  # kept per event name (all are counted)
-# Log events the report reads; everything else is only counted.
-EVENTS = frozenset({
-    "ml.drift.detected", "ml.drift.schema_change", "ml.alert", "ml.alerts.notification",
-    "ml.validation.violation", "ml.performance.degraded",
-})
+# Log events the report keeps (the window events are reduced as they stream by); the rest are counted.
+EVENTS = frozenset({r.EVENT_ALERT, r.EVENT_NOTIFICATION, r.feedback.EVENT_DEGRADED})
+_SHAPE_ERRORS = (AttributeError, KeyError, TypeError, ValueError)  # a field of the wrong JSON type or content
+NO_FILES_HINT = (
+    "The agent writes these OTLP/JSON files when exporter.type includes \"file\" (the default when no OTLP endpoint "
+    "is set) and agent.data_dir is this directory; next to a collector, set exporter.type = [\"otlp\", \"file\"] "
+    "to keep both."
+)
 
 
 @dataclass
@@ -74,6 +80,19 @@ class Telemetry:
     bad_lines: int = 0
     bad_spans: int = 0
     files: list[Path] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # files listed but not opened, with the reason
+    drift: DriftWindows = field(default_factory=DriftWindows)
+    directory: Path = Path()
+    signal_files: dict[str, list[Path]] = field(default_factory=dict)
+
+    def missing(self, what: str, signal: str, hint: str) -> str:
+        """The "No data recorded" note of a section: what is missing, the files read, what to configure."""
+        files = self.signal_files.get(signal, [])
+        if files:
+            where = ", ".join(str(p) for p in files[-2:]) + (f" (and {len(files) - 2} older)" if len(files) > 2 else "")
+        else:
+            where = f"{self.directory / TELEMETRY_DIR / (signal + '.jsonl')} (no such file)"
+        return no_data(what, where=where, hint=hint if self.files else NO_FILES_HINT)
 
     def touch(self, t: float) -> None:
         """Widen the observed time range to include ``t`` (seconds)."""
@@ -88,49 +107,57 @@ class Telemetry:
 
 def _resource_instance(resource: dict[str, Any]) -> str:
     for kv in resource.get("attributes", ()):
-        if kv.get("key") == INSTANCE:
+        if kv.get("key") == r.INSTANCE:
             return str(kv.get("value", {}).get("stringValue", ""))
     return ""
 
 
 def read_spans(tel: Telemetry, paths: list[Path]) -> None:
     """Count spans of monitored calls per model version and per time bin (errors, rows, time range)."""
-    reader = LineReader(paths)
-    spans, bins = tel.spans, tel.span_bins
+    reader = LineReader(paths, "traces")
     for doc in reader:
-        for rs in doc.get("resourceSpans", ()):
-            tel.instances.add(_resource_instance(rs.get("resource", {})))
-            for ss in rs.get("scopeSpans", ()):
-                for sp in ss.get("spans", ()):
-                    try:
-                        model, version, rows, etype = _span_fields(sp.get("attributes", ()))
-                    except (KeyError, TypeError, ValueError):
-                        tel.bad_spans += 1
-                        continue
-                    if model is None:
-                        continue  # not a monitored call (the application's own span)
-                    key = (model, version)
-                    totals = spans.get(key)
-                    if totals is None:
-                        totals = spans[key] = SpanTotals()
-                    start = int(sp.get("startTimeUnixNano", 0))
-                    failed = etype is not None or sp.get("status", {}).get("code") == 2
-                    totals.spans += 1
-                    totals.rows += rows
-                    if failed:
-                        totals.errors += 1
-                        totals.error_types[etype or "error"] += 1
-                    if not totals.first_ns or start < totals.first_ns:
-                        totals.first_ns = start
-                    totals.last_ns = max(totals.last_ns, start)
-                    bins[(model, version, start // (tel.span_bin_seconds * 1_000_000_000), failed)] += 1
-                    if len(bins) > MAX_TIME_BINS:
-                        _coarsen(tel)
-                        bins = tel.span_bins
+        try:
+            _spans_of(tel, doc)
+        except _SHAPE_ERRORS as exc:
+            raise reader.shape_error(f"{type(exc).__name__}: {exc}") from None
     for t in tel.spans.values():
         tel.touch(t.first_ns / 1e9)
         tel.touch(t.last_ns / 1e9)
     tel.bad_lines += reader.bad_lines
+    tel.unreadable += reader.unreadable
+
+
+def _spans_of(tel: Telemetry, doc: dict[str, Any]) -> None:
+    spans, bins = tel.spans, tel.span_bins
+    for rs in doc.get("resourceSpans", ()):
+        tel.instances.add(_resource_instance(rs.get("resource", {})))
+        for ss in rs.get("scopeSpans", ()):
+            for sp in ss.get("spans", ()):
+                try:
+                    model, version, rows, etype = _span_fields(sp.get("attributes", ()))
+                except (KeyError, TypeError, ValueError):
+                    tel.bad_spans += 1
+                    continue
+                if model is None:
+                    continue  # not a monitored call (the application's own span)
+                key = (model, version)
+                totals = spans.get(key)
+                if totals is None:
+                    totals = spans[key] = SpanTotals()
+                start = int(sp.get("startTimeUnixNano", 0))
+                failed = etype is not None or sp.get("status", {}).get("code") == 2
+                totals.spans += 1
+                totals.rows += rows
+                if failed:
+                    totals.errors += 1
+                    totals.error_types[etype or "error"] += 1
+                if not totals.first_ns or start < totals.first_ns:
+                    totals.first_ns = start
+                totals.last_ns = max(totals.last_ns, start)
+                bins[(model, version, start // (tel.span_bin_seconds * 1_000_000_000), failed)] += 1
+                if len(bins) > MAX_TIME_BINS:
+                    _coarsen(tel)
+                    bins = tel.span_bins
 
 
 def _span_fields(attrs: Iterable[dict[str, Any]]) -> tuple[str | None, str, int, str | None]:
@@ -141,13 +168,13 @@ def _span_fields(attrs: Iterable[dict[str, Any]]) -> tuple[str | None, str, int,
     etype: str | None = None
     for kv in attrs:
         k = kv["key"]
-        if k == MODEL:
+        if k == r.MODEL:
             model = kv["value"]["stringValue"]
-        elif k == VERSION:
+        elif k == r.VERSION:
             version = kv["value"]["stringValue"]
-        elif k == "ml.batch.size":
+        elif k == r.BATCH_SIZE:
             rows = int(kv["value"]["intValue"])
-        elif k == "error.type":
+        elif k == r.ERROR_TYPE:
             etype = kv["value"]["stringValue"]
     return model, version, rows, etype
 
@@ -163,27 +190,42 @@ def _coarsen(tel: Telemetry) -> None:
 
 def read_metrics(tel: Telemetry, paths: list[Path]) -> None:
     """Turn cumulative sums and histograms into per-export deltas; keep gauges when they change."""
-    reader = LineReader(paths)
-    last_sum: dict[tuple[str, SeriesKey], tuple[str, float]] = {}
-    last_hist: dict[tuple[str, SeriesKey], tuple[str, tuple[int, ...]]] = {}
-    last_gauge: dict[tuple[str, SeriesKey], float] = {}
+    reader = LineReader(paths, "metrics")
+    last = _Last()
     for doc in reader:
-        for rm in doc.get("resourceMetrics", ()):
-            inst = _resource_instance(rm.get("resource", {}))
-            tel.instances.add(inst)
-            for sm in rm.get("scopeMetrics", ()):
-                for m in sm.get("metrics", ()):
-                    name = m.get("name", "")
-                    if not name.startswith("ml."):
-                        continue  # process/system metrics belong to the health dashboards, not this report
-                    tel.metric_names.add(name)
-                    if "histogram" in m:
-                        _histogram(tel, name, inst, m["histogram"], last_hist)
-                    elif "sum" in m and m["sum"].get("isMonotonic"):
-                        _sum(tel, name, inst, m["sum"], last_sum)
-                    elif "gauge" in m or "sum" in m:
-                        _gauge(tel, name, inst, (m.get("gauge") or m.get("sum") or {}), last_gauge)
+        try:
+            _metrics_of(tel, doc, last)
+        except _SHAPE_ERRORS as exc:
+            raise reader.shape_error(f"{type(exc).__name__}: {exc}") from None
     tel.bad_lines += reader.bad_lines
+    tel.unreadable += reader.unreadable
+
+
+@dataclass
+class _Last:
+    """The previous point of each series per instance, to turn cumulative points into deltas."""
+
+    sums: dict[tuple[str, SeriesKey], tuple[str, float]] = field(default_factory=dict)
+    hists: dict[tuple[str, SeriesKey], tuple[str, tuple[int, ...]]] = field(default_factory=dict)
+    gauges: dict[tuple[str, SeriesKey], float] = field(default_factory=dict)
+
+
+def _metrics_of(tel: Telemetry, doc: dict[str, Any], last: _Last) -> None:
+    for rm in doc.get("resourceMetrics", ()):
+        inst = _resource_instance(rm.get("resource", {}))
+        tel.instances.add(inst)
+        for sm in rm.get("scopeMetrics", ()):
+            for m in sm.get("metrics", ()):
+                name = m.get("name", "")
+                if not name.startswith(r.OWN_NAMESPACE):
+                    continue  # process/system metrics belong to the health dashboards, not this report
+                tel.metric_names.add(name)
+                if "histogram" in m:
+                    _histogram(tel, name, inst, m["histogram"], last.hists)
+                elif "sum" in m and m["sum"].get("isMonotonic"):
+                    _sum(tel, name, inst, m["sum"], last.sums)
+                elif "gauge" in m or "sum" in m:
+                    _gauge(tel, name, inst, (m.get("gauge") or m.get("sum") or {}), last.gauges)
 
 
 def _sum(tel: Telemetry, name: str, inst: str, body: dict[str, Any],
@@ -240,28 +282,46 @@ def _gauge(tel: Telemetry, name: str, inst: str, body: dict[str, Any],
 
 def read_logs(tel: Telemetry, paths: list[Path]) -> None:
     """Count every event name; keep the attributes of the events the report shows."""
-    reader = LineReader(paths)
+    reader = LineReader(paths, "logs")
     for doc in reader:
-        for rl in doc.get("resourceLogs", ()):
-            for sl in rl.get("scopeLogs", ()):
-                for rec in sl.get("logRecords", ()):
-                    name = rec.get("eventName") or rec.get("body", {}).get("stringValue", "")
-                    tel.event_counts[name] += 1
-                    if name not in EVENTS:
-                        continue
-                    kept = tel.events[name]
-                    if len(kept) >= MAX_EVENTS:
-                        del kept[: MAX_EVENTS // 2]  # keep the most recent half; counts stay exact
-                    t = int(rec.get("timeUnixNano") or rec.get("observedTimeUnixNano") or 0) / 1e9
-                    kept.append(Event(t, str(rec.get("severityText", "")), attributes(rec.get("attributes"))))
-                    tel.touch(t)
+        try:
+            _logs_of(tel, doc)
+        except _SHAPE_ERRORS as exc:
+            raise reader.shape_error(f"{type(exc).__name__}: {exc}") from None
     tel.bad_lines += reader.bad_lines
+    tel.unreadable += reader.unreadable
+
+
+def _logs_of(tel: Telemetry, doc: dict[str, Any]) -> None:
+    for rl in doc.get("resourceLogs", ()):
+        for sl in rl.get("scopeLogs", ()):
+            for rec in sl.get("logRecords", ()):
+                name = rec.get("eventName") or rec.get("body", {}).get("stringValue", "")
+                tel.event_counts[name] += 1
+                if name == r.drift.EVENT_WINDOW:
+                    window = parse_window(attributes(rec.get("attributes")))
+                    if window is not None:
+                        tel.drift.add(window)
+                        tel.touch(window.end)
+                    continue
+                if name == r.drift.EVENT_REFERENCE:
+                    tel.drift.add_reference(attributes(rec.get("attributes")))
+                    continue
+                if name not in EVENTS:
+                    continue
+                kept = tel.events[name]
+                if len(kept) >= MAX_EVENTS:
+                    del kept[: MAX_EVENTS // 2]  # keep the most recent half; counts stay exact
+                t = int(rec.get("timeUnixNano") or rec.get("observedTimeUnixNano") or 0) / 1e9
+                kept.append(Event(t, str(rec.get("severityText", "")), attributes(rec.get("attributes"))))
+                tel.touch(t)
 
 
 def collect(data_dir: Path) -> Telemetry:
     """Read the data directory's traces, metrics and logs into a :class:`Telemetry`."""
-    tel = Telemetry()
+    tel = Telemetry(directory=data_dir)
     traces, metrics, logs = (telemetry_files(data_dir, s) for s in ("traces", "metrics", "logs"))
+    tel.signal_files = {"traces": traces, "metrics": metrics, "logs": logs}
     tel.files = [*traces, *metrics, *logs]
     read_spans(tel, traces)
     read_metrics(tel, metrics)

@@ -1,7 +1,10 @@
 """Streaming access to the agent's OTLP/JSON files: file order, line parsing and attribute decoding.
 
 Lines are parsed with :mod:`json` into plain dicts (never protobuf objects): a data
-directory can hold a million spans, and only a few fields of each are read.
+directory can hold a million spans, and only a few fields of each are read. A line
+that is not JSON (cut short by a crash mid-write) is skipped and counted; a line that is
+JSON but not an OTLP/JSON export request of the file's signal means the files are not
+what the agent writes, and raises :class:`TelemetryShapeError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -12,11 +15,21 @@ from pathlib import Path
 from typing import Any
 
 SIGNALS = ("traces", "metrics", "logs")
+TOP_KEYS = {"traces": "resourceSpans", "metrics": "resourceMetrics", "logs": "resourceLogs"}
+TELEMETRY_DIR = "telemetry"
+
+
+class TelemetryShapeError(ValueError):
+    """A telemetry file holds JSON that is not an OTLP/JSON export request: names the file, line and shape."""
+
+    def __init__(self, where: str, expected: str) -> None:
+        super().__init__(f"{where}: not an OTLP/JSON export request (expected {expected})")
+        self.where = where
 
 
 def telemetry_files(data_dir: Path, signal: str) -> list[Path]:
     """The files of one signal, oldest first: ``<signal>.jsonl.N`` ... ``.1``, then ``<signal>.jsonl``."""
-    base = Path(data_dir) / "telemetry"
+    base = Path(data_dir) / TELEMETRY_DIR
     name = f"{signal}.jsonl"
     rotated: list[tuple[int, Path]] = []
     if base.is_dir():
@@ -32,21 +45,40 @@ def telemetry_files(data_dir: Path, signal: str) -> list[Path]:
 
 
 class LineReader:
-    """Iterates the export requests of several files one line at a time; counts lines it could not parse."""
+    """Iterates the export requests of one signal's files a line at a time; counts lines it could not parse.
 
-    def __init__(self, paths: list[Path]) -> None:
+    ``signal`` (traces, metrics or logs) sets the shape each line must have; ``where``
+    names the line being read, for errors about its content.
+    """
+
+    def __init__(self, paths: list[Path], signal: str) -> None:
         self.paths = paths
+        self.top = TOP_KEYS[signal]
         self.bad_lines = 0
         self.lines = 0
+        self.unreadable: list[str] = []
+        self._path: Path | None = None
+        self._line = 0
+
+    def where(self) -> str:
+        """``<file> line <n>`` of the line being read."""
+        return f"{self._path} line {self._line}"
+
+    def shape_error(self, detail: str = "") -> TelemetryShapeError:
+        """The error for a line whose content does not have the OTLP/JSON shape."""
+        return TelemetryShapeError(self.where(), f"{{{self.top!r}: [...]}}" + (f"; {detail}" if detail else ""))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for path in self.paths:
+            self._path, self._line = path, 0
             try:
                 fh = path.open("rb")
-            except OSError:
+            except OSError as exc:  # removed by rotation since it was listed, or not ours to read
+                self.unreadable.append(f"{path}: {exc.strerror or type(exc).__name__}")
                 continue
             with fh:
                 for raw in fh:
+                    self._line += 1
                     if not raw.strip():
                         continue
                     self.lines += 1
@@ -56,8 +88,9 @@ class LineReader:
                         # A line cut short by a crash mid-write: skip it, keep reading.
                         self.bad_lines += 1
                         continue
-                    if isinstance(doc, dict):
-                        yield doc
+                    if not isinstance(doc, dict) or (doc and not isinstance(doc.get(self.top), list)):
+                        raise self.shape_error()
+                    yield doc
 
 
 def any_value(v: dict[str, Any]) -> Any:

@@ -88,9 +88,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, css_id: str 
             f'<tbody>{"".join(body)}</tbody></table>')
 
 
-def no_data(what: str) -> str:
-    """The note a section shows when the data directory holds nothing for it."""
-    return f'<p class="nodata">No data recorded: {html.escape(what)}</p>'
+def no_data(what: str, *, where: str = "", hint: str = "") -> str:
+    """The note a section shows when the data directory holds nothing for it: what, where it looked, what to do."""
+    text = f"No data recorded: {what}."
+    if where:
+        text += f" Looked in {where}."
+    if hint:
+        text += f" {hint}"
+    return f'<p class="nodata">{html.escape(text)}</p>'
 
 
 def para(text: str, css: str = "") -> str:

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from plugins.report import reads as r
 from plugins.report import series as ts
 from plugins.report.charts import QUANTILE_STATS, distribution_figure, lines_figure
 from plugins.report.collect import Telemetry, attr, series_of
-from plugins.report.page import Cell, FigureWriter, Section, fmt, no_data, para, table, tiles
+from plugins.report.drift_windows import MULTIVARIATE
+from plugins.report.page import Cell, FigureWriter, Section, fmt, human_time, no_data, para, table, tiles
 
-MULTIVARIATE = "multivariate"
+RECSYS_PREFIX = r.recsys.COVERAGE.rsplit(".", 1)[0] + "."  # the recsys plugin's window measures
 MAX_LINES = 8  # features drawn per over-time chart: the largest effects; the table lists them all
 MAX_DISTRIBUTIONS = 6
 
 
 @dataclass(frozen=True, slots=True)
 class DriftRow:
-    """The latest drift result of one (model, version, feature, test) and its history."""
+    """One (model, version, feature, test) over the windows: its latest result, counts and history."""
 
     model: str
     version: str
@@ -31,116 +34,134 @@ class DriftRow:
     drifted: bool
     windows: int
     drift_windows: int
-    effect_history: tuple[tuple[float, float], ...]
-    statistic_history: tuple[tuple[float, float], ...]
-    p_history: tuple[tuple[float, float], ...]
+    max_effect: float
+    history: tuple[tuple[float, float, float, float], ...]  # (window end, effect, statistic, corrected p)
 
 
-def _last(pts: list[tuple[float, float]] | None) -> float:
-    return pts[-1][1] if pts else math.nan
+def _effect_key(x: float) -> float:
+    return -(x if math.isfinite(x) else -1.0)
 
 
 def drift_rows(tel: Telemetry) -> list[DriftRow]:
-    """One row per drift series, from the ml.drift.* gauges (a point per closed window)."""
-    by: dict[tuple[str, str, str, str], dict[str, list[tuple[float, float]]]] = defaultdict(dict)
-    for metric in ("statistic", "p_value", "effect_size", "detected"):
-        for a, pts in series_of(tel.gauges, f"ml.drift.{metric}"):
-            key = (attr(a, "ml.model.name"), attr(a, "ml.model.version"), attr(a, "ml.feature.name"),
-                   attr(a, "ml.drift.test"))
-            by[key].setdefault(metric, []).extend(pts)
-    events: dict[tuple[str, str], int] = defaultdict(int)
-    for e in tel.events.get("ml.drift.detected", ()):
-        events[(str(e.attrs.get("model", "")), str(e.attrs.get("feature", "")))] += 1
+    """One row per drift series, from the per-window results (largest latest effect first)."""
     out = []
-    for (model, version, feature, test), m in by.items():
-        for pts in m.values():
-            pts.sort()
-        detected = m.get("detected", [])
+    for (model, version, feature, test), s in tel.drift.series.items():
+        latest = s.latest
+        if latest is None:
+            continue
         out.append(DriftRow(
-            model, version, feature, test, _last(m.get("statistic")), _last(m.get("p_value")),
-            _last(m.get("effect_size")), _last(detected) == 1.0,
-            max(len(m.get("statistic", [])), len(m.get("effect_size", []))),
-            max(events.get((model, feature), 0), sum(1 for _, v in detected if v == 1.0)),
-            tuple(m.get("effect_size", [])), tuple(m.get("statistic", [])), tuple(m.get("p_value", [])),
+            model, version, feature, test, latest.statistic, latest.p_value, latest.effect, latest.drifted,
+            s.windows, min(s.drifted, s.windows), s.max_effect, tuple(sorted(s.history)),
         ))
-    return sorted(out, key=lambda r: -(r.effect_size if math.isfinite(r.effect_size) else -1))
+    return sorted(out, key=lambda row: _effect_key(row.effect_size))
 
 
-def _summaries(tel: Telemetry, model: str, feature: str) -> dict[str, dict[str, float]]:
-    """Reference, first-window and latest-window summary statistics of one feature (ml.drift.summary)."""
-    first: dict[str, float] = {}
-    latest: dict[str, float] = {}
-    reference: dict[str, float] = {}
-    for a, pts in series_of(tel.gauges, "ml.drift.summary"):
-        if attr(a, "ml.feature.name") != feature or attr(a, "ml.model.name") != model or not pts:
+def _gauge_summary(tel: Telemetry, model: str, feature: str, sample: str, at: float | None) -> dict[str, float]:
+    """A feature's ``ml.drift.summary`` gauges: the reference's latest, or a window's first export after ``at``."""
+    out: dict[str, float] = {}
+    for a, pts in series_of(tel.gauges, r.drift.SUMMARY):
+        if attr(a, r.FEATURE) != feature or attr(a, r.MODEL) != model or attr(a, r.drift.ATTR_SAMPLE) != sample:
             continue
-        stat = attr(a, "ml.drift.stat")
-        if stat not in (*QUANTILE_STATS, "mean") and not stat.startswith("freq:"):
-            continue
-        if attr(a, "ml.drift.sample") == "reference":
-            reference[stat] = pts[-1][1]
-        else:
-            first[stat] = pts[0][1]
-            latest[stat] = pts[-1][1]
-    out = {}
-    if reference:
-        out["reference"] = reference
-    if first and first != latest:
-        out["first window"] = first
-    if latest:
-        out["latest window"] = latest
+        stat = attr(a, r.drift.ATTR_STAT)
+        if pts and (stat in (*QUANTILE_STATS, "mean") or stat.startswith("freq:")):
+            after = [v for t, v in sorted(pts) if at is None or t >= at]
+            out[stat] = after[0] if at is not None and after else pts[-1][1]
     return out
 
 
+def _plotted(stats: Mapping[str, float]) -> dict[str, float]:
+    return {k: v for k, v in stats.items() if k in (*QUANTILE_STATS, "mean") or k.startswith("freq:")}
+
+
+def most_drifted_panels(tel: Telemetry) -> tuple[list[tuple[str, dict[str, dict[str, float]]]], list[str], bool]:
+    """Distribution panels of each model's most drifted window against the reference.
+
+    Returns (panels, one sentence per window drawn, whether every summary came from the
+    window events rather than export-time gauges).
+    """
+    panels: list[tuple[str, dict[str, dict[str, float]]]] = []
+    notes: list[str] = []
+    exact = True
+    for (model, version), w in sorted(tel.drift.most.items()):
+        features = [t.feature for t in w.drifted if t.feature != MULTIVARIATE][:MAX_DISTRIBUTIONS]
+        if not features:
+            continue
+        name = f"{model} v{version}" if version else model
+        when = human_time(w.end) if math.isfinite(w.end) else "-"
+        notes.append(f"{name}: {w.label}, closed {when}, drift in {len(w.drifted)} test(s) "
+                     f"({', '.join(t.feature for t in w.drifted)}).")
+        reference_of = tel.drift.reference.get((model, version), {})
+        for feature in features:
+            ref = _plotted(reference_of.get(feature) or _gauge_summary(tel, model, feature, "reference", None))
+            win = _plotted(w.summaries.get(feature, {}))
+            if not win:
+                exact = False
+                win = _gauge_summary(tel, model, feature, r.drift.SAMPLE_WINDOW, w.end)
+            samples = {label: stats for label, stats in (("reference", ref), (w.label, win)) if stats}
+            if samples:
+                panels.append((feature if len(tel.drift.most) == 1 else f"{feature} ({name})", samples))
+    return panels, notes, exact
+
+
 def drift_section(tel: Telemetry, figure: FigureWriter) -> Section:
-    """Verdict table, statistic/p-value over windows, distributions of drifted features, joint test."""
+    """Verdicts per feature over the windows, statistics over windows, the most drifted window's distributions."""
     sec = Section("drift", "Drift")
     rows = drift_rows(tel)
     if not rows:
-        sec.parts.append(no_data("no drift windows closed (ml.drift.* metrics)"))
+        hint = ("Enable the drift plugin and capture a model's inputs ([models.NAME] capture = true) with a "
+                "reference ([models.NAME] reference or agent.set_reference).")
+        if tel.event_counts[r.drift.EVENT_DETECTED] or r.drift.WINDOWS in tel.metric_names:
+            hint = (f"This telemetry has drift results but no {r.drift.EVENT_WINDOW} events: it was written by an "
+                    "older agent, whose per-window results the report no longer reads.")
+        sec.parts.append(tel.missing(f"no drift window closed (no {r.drift.EVENT_WINDOW} events)", "logs", hint))
         return sec
     sec.has_data = True
-    features = [r for r in rows if r.feature != MULTIVARIATE]
-    joint = [r for r in rows if r.feature == MULTIVARIATE]
-    drifted = [r for r in features if r.drifted]
+    dw = tel.drift
+    features = [row for row in rows if row.feature != MULTIVARIATE]
+    joint = [row for row in rows if row.feature == MULTIVARIATE]
+    inputs = [k for k in dw.windows if k[2] == r.drift.STREAM_INPUTS] or list(dw.windows)
+    closed = sum(dw.windows[k] for k in inputs)
+    with_drift = min(closed, sum(dw.drifted_windows[k] for k in inputs))
     sec.parts.append(tiles([
-        (str(len({r.feature for r in features})), "features tested"),
-        (str(len(drifted)), "drifted in the latest window"),
-        (str(max((r.windows for r in rows), default=0)), "windows"),
-        ("DRIFT" if any(r.drifted for r in joint) else ("ok" if joint else "-"), "multivariate verdict"),
+        (str(len({(row.model, row.feature) for row in features})), "features tested"),
+        (f"{closed:,}", "windows closed"),
+        (f"{with_drift:,}", "windows with drift"),
+        (str(sum(row.drifted for row in features)), "drifted in the latest window"),
+        ("DRIFT" if any(row.drifted for row in joint) else ("ok" if joint else "-"), "multivariate, latest window"),
     ]))
-    sec.parts.append(para("Latest window per feature; sorted by effect size (click a header to re-sort). "
-                          "Verdict: drift when the corrected p-value is significant and the effect size is at "
-                          "least the threshold.", "note"))
+    note = ("Latest window per feature, sorted by effect size (click a header to re-sort); windows counts the "
+            "windows each test ran in. Verdict: drift when the corrected p-value is significant and the effect size "
+            "is at least the threshold.")
+    sec.parts.append(para(note, "note"))
     sec.parts.append(table(
         ("model", "version", "feature", "test", "effect size", "statistic", "corrected p-value", "verdict",
-         "windows", "windows drifted"),
-        [(r.model, r.version, r.feature, r.test, r.effect_size, r.statistic, r.p_value,
-          Cell("DRIFT" if r.drifted else "ok", int(r.drifted), "bad" if r.drifted else "ok"), r.windows,
-          r.drift_windows) for r in features],
+         "windows", "windows drifted", "largest effect"),
+        [(row.model, row.version, row.feature, row.test, row.effect_size, row.statistic, row.p_value,
+          Cell("DRIFT" if row.drifted else "ok", int(row.drifted), "bad" if row.drifted else "ok"), row.windows,
+          row.drift_windows, row.max_effect) for row in features],
         css_id="drift-table",
     ))
     if joint:
         sec.parts.append("<h3>Multivariate (joint) test</h3>")
         sec.parts.append(table(
             ("model", "test", "statistic", "corrected p-value", "verdict", "windows", "windows drifted"),
-            [(r.model, r.test, r.statistic, r.p_value,
-              Cell("DRIFT" if r.drifted else "ok", int(r.drifted), "bad" if r.drifted else "ok"), r.windows,
-              r.drift_windows) for r in joint],
+            [(row.model, row.test, row.statistic, row.p_value,
+              Cell("DRIFT" if row.drifted else "ok", int(row.drifted), "bad" if row.drifted else "ok"), row.windows,
+              row.drift_windows) for row in joint],
             css_id="multivariate-table",
         ))
-    top = sorted(rows, key=lambda r: -(r.effect_size if math.isfinite(r.effect_size) else -1))[:MAX_LINES]
+    top = sorted(rows, key=lambda row: _effect_key(row.max_effect))[:MAX_LINES]
     sec.parts.append(figure(_over_windows_figure(top), height=620))
-    chosen = [r for r in features if r.drifted or r.drift_windows][:MAX_DISTRIBUTIONS]
-    dists = [(f"{r.feature}", s) for r in chosen if (s := _summaries(tel, r.model, r.feature))]
-    if dists:
-        sec.parts.append("<h3>Distributions of drifted features</h3>")
-        has_ref = any("reference" in s for _, s in dists)
-        sec.parts.append(para(
-            "Boxes from the exported summary statistics (whiskers p5-p95, box p25-p75, line median); categorical "
-            "features show category shares." + ("" if has_ref else " The reference sample's summary is not in "
-                                                 "the telemetry, so the first window stands in for it."), "note"))
-        fig, height = distribution_figure(dists)
+    panels, notes, exact = most_drifted_panels(tel)
+    if panels:
+        sec.parts.append("<h3>Most drifted window against the reference</h3>")
+        text = ("Boxes from the summary statistics (whiskers p5-p95, box p25-p75, line median); categorical "
+                "features show category shares. " + " ".join(notes))
+        if not exact:
+            text += (" The window's summaries are not in its drift event: they come from the first metric export "
+                     "after it closed, which may already hold a later window.")
+        sec.parts.append(para(text, "note"))
+        fig, height = distribution_figure(panels)
         sec.parts.append(figure(fig, height=height))
     return sec
 
@@ -154,14 +175,15 @@ def _over_windows_figure(rows: list[DriftRow]) -> Any:
 
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=("effect size", "test statistic", "corrected p-value (log)"))
-    for i, r in enumerate(rows):
+    for i, row in enumerate(rows):
         colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
-        name = f"{r.feature} ({r.test})"
-        for row, pts in ((1, r.effect_history), (2, r.statistic_history), (3, r.p_history)):
-            pts2 = ts.downsample([(t, max(v, 1e-300) if row == 3 else v) for t, v in pts])
-            fig.add_trace(go.Scatter(x=[iso(t) for t, _ in pts2], y=[v for _, v in pts2], name=name,
-                                     legendgroup=name, showlegend=row == 1, mode="lines+markers",
-                                     line={"color": colour}), row=row, col=1)
+        name = f"{row.feature} ({row.test})"
+        for panel in (1, 2, 3):
+            pts = [(t, values[panel - 1]) for t, *values in row.history if math.isfinite(values[panel - 1])]
+            pts = ts.downsample([(t, max(v, 1e-300) if panel == 3 else v) for t, v in pts])
+            fig.add_trace(go.Scatter(x=[iso(t) for t, _ in pts], y=[v for _, v in pts], name=name,
+                                     legendgroup=name, showlegend=panel == 1, mode="lines+markers",
+                                     line={"color": colour}), row=panel, col=1)
     fig.update_yaxes(type="log", row=3, col=1)
     fig.update_layout(title="Drift over windows (largest effects)")
     return fig
@@ -173,17 +195,20 @@ def validation_section(tel: Telemetry, figure: FigureWriter) -> Section:
 
     sec = Section("validation", "Validation")
     totals: dict[tuple[str, str, str], float] = defaultdict(float)
-    for a, pts in series_of(tel.sums, "ml.validation.violations"):
-        key = (attr(a, "ml.model.name"), attr(a, "ml.feature.name"), attr(a, "ml.validation.kind"))
+    for a, pts in series_of(tel.sums, r.validation.VIOLATIONS):
+        key = (attr(a, r.MODEL), attr(a, r.FEATURE), attr(a, r.validation.ATTR_KIND))
         totals[key] += sum(v for _, v in pts)
     checked: dict[str, float] = defaultdict(float)
-    for a, pts in series_of(tel.sums, "ml.validation.rows"):
-        checked[attr(a, "ml.model.name")] += sum(v for _, v in pts)
+    for a, pts in series_of(tel.sums, r.validation.ROWS):
+        checked[attr(a, r.MODEL)] += sum(v for _, v in pts)
     if not totals:
-        note = "no violations counted (ml.validation.violations)"
+        note = f"no violations counted ({r.validation.VIOLATIONS})"
         if checked:
             note += f"; {int(sum(checked.values())):,} rows were validated"
-        sec.parts.append(no_data(note))
+            sec.parts.append(no_data(note))
+        else:
+            sec.parts.append(tel.missing(note, "metrics", "Enable the validation plugin and capture a model's "
+                                         "inputs with a schema or a reference."))
         sec.has_data = bool(checked)
         return sec
     sec.has_data = True
@@ -209,29 +234,30 @@ def performance_section(tel: Telemetry, figure: FigureWriter) -> Section:
     lines: list[tuple[str, list[tuple[float, float]]]] = []
     table_rows = []
     for (name, a), pts in sorted(tel.gauges.items()):
-        if not name.startswith("ml.performance.") or not pts:
+        if not name.startswith(r.PERFORMANCE_PREFIX) or not pts:
             continue
-        metric = name.removeprefix("ml.performance.")
-        label = f"{attr(a, 'ml.model.name')} {metric}"
+        metric = name.removeprefix(r.PERFORMANCE_PREFIX)
+        label = f"{attr(a, r.MODEL)} {metric}"
         lines.append((label, ts.downsample(pts)))
-        table_rows.append((attr(a, "ml.model.name"), attr(a, "ml.model.version"), metric, pts[0][1], pts[-1][1],
+        table_rows.append((attr(a, r.MODEL), attr(a, r.VERSION), metric, pts[0][1], pts[-1][1],
                            pts[-1][1] - pts[0][1], len(pts)))
     delay_bounds: tuple[float, ...] = ()
     delay: list[int] = []
-    for a, pts in series_of(tel.histograms, "ml.feedback.label_delay"):
-        b = tel.bounds[("ml.feedback.label_delay", a)]
+    for a, pts in series_of(tel.histograms, r.feedback.LABEL_DELAY):
+        b = tel.bounds[(r.feedback.LABEL_DELAY, a)]
         if not delay:
             delay_bounds, delay = b, [0] * (len(b) + 1)
         if b == delay_bounds:
             for _, c in pts:
                 delay = ts.add_counts(delay, c)
-    ratio = [(attr(a, "ml.model.name"), pts[-1][1]) for a, pts in series_of(tel.gauges, "ml.feedback.labelled_ratio")
+    ratio = [(attr(a, r.MODEL), pts[-1][1]) for a, pts in series_of(tel.gauges, r.feedback.LABELLED_RATIO)
              if pts]
     if not lines and not sum(delay):
-        note = "no labelled windows closed (ml.performance.* metrics)"
+        note = f"no labelled windows closed ({r.PERFORMANCE_PREFIX}* metrics)"
         if ratio:
             note += "; labelled share so far: " + ", ".join(f"{m} {v:.1%}" for m, v in ratio)
-        sec.parts.append(no_data(note))
+        sec.parts.append(tel.missing(note, "metrics", "Enable the feedback plugin and log ground truth with "
+                                     "agent.log_feedback(prediction_id, \"label\", value)."))
         return sec
     sec.has_data = True
     items = [(f"{v:.1%}", f"{m} labelled") for m, v in ratio]
@@ -243,7 +269,7 @@ def performance_section(tel: Telemetry, figure: FigureWriter) -> Section:
         sec.parts.append(table(("model", "version", "metric", "first window", "latest window", "change", "windows"),
                                table_rows, css_id="performance-table"))
         sec.parts.append(figure(lines_figure("Realized performance per window", lines, y_title="value")))
-    for e in tel.events.get("ml.performance.degraded", ())[-20:]:
+    for e in tel.events.get(r.feedback.EVENT_DEGRADED, ())[-20:]:
         sec.parts.append(para(f"Degraded: {e.attrs}", "note"))
     return sec
 
@@ -257,13 +283,13 @@ def loops_section(tel: Telemetry, figure: FigureWriter) -> Section:
     ctr: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     other: list[tuple[str, str, float]] = []
     for (name, a), pts in sorted(tel.gauges.items()):
-        if not name.startswith("ml.recsys.") or not pts:
+        if not name.startswith(RECSYS_PREFIX) or not pts:
             continue
-        metric = name.removeprefix("ml.recsys.")
-        traffic = attr(a, "ml.traffic", "all")
-        model = attr(a, "ml.model.name")
+        metric = name.removeprefix(RECSYS_PREFIX)
+        traffic = attr(a, r.recsys.ATTR_TRAFFIC, r.recsys.TRAFFIC_ALL)
+        model = attr(a, r.MODEL)
         if metric == "ctr_by_position":
-            pos = attr(a, "position")
+            pos = attr(a, r.recsys.ATTR_POSITION)
             if pos.lstrip("-").isdigit():
                 ctr[(model, traffic)][int(pos)] = pts[-1][1]
         elif metric in ("coverage", "gini", "long_tail_share"):
@@ -271,7 +297,9 @@ def loops_section(tel: Telemetry, figure: FigureWriter) -> Section:
         else:
             other.append((f"{model} {metric}", traffic, pts[-1][1]))
     if not lines and not ctr and not other:
-        sec.parts.append(no_data("no recommendation windows closed (ml.recsys.* metrics)"))
+        sec.parts.append(tel.missing(f"no recommendation windows closed ({RECSYS_PREFIX}* metrics)", "metrics",
+                                     "Enable the recsys plugin for a ranking or recommendation model with its "
+                                     "outputs captured, and log clicks with agent.log_feedback."))
         return sec
     sec.has_data = True
     if lines:

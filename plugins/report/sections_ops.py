@@ -9,23 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plugins.report import reads as r
 from plugins.report import series as ts
 from plugins.report.charts import SERIES_COLOURS, lines_figure
 from plugins.report.collect import Attrs, Telemetry, attr, decode_json_list, series_of
-from plugins.report.page import Cell, FigureWriter, Section, fmt, human_time, iso, no_data, para, table, tiles
+from plugins.report.page import Cell, FigureWriter, Section, fmt, human_time, iso, para, table, tiles
 
-DURATION = "ml.inference.duration"
-CALLS = "ml.inference.calls"
-ERRORS = "ml.inference.errors"
-ROWS = "ml.inference.rows"
-DROPPED = "ml.agent.dropped"
-FIRING = "ml.alerts.firing"
+DURATION, CALLS, ERRORS, ROWS, DROPPED, FIRING = r.DURATION, r.CALLS, r.ERRORS, r.ROWS, r.DROPPED, r.FIRING
 QUANTILES = (0.5, 0.95, 0.99)
 _HIDDEN = frozenset({"alertname", "rule", "severity"})  # already shown in their own columns
 
 
 def _model(attrs: Attrs) -> tuple[str, str]:
-    return attr(attrs, "ml.model.name"), attr(attrs, "ml.model.version")
+    return attr(attrs, r.MODEL), attr(attrs, r.VERSION)
 
 
 def _label(model: tuple[str, str]) -> str:
@@ -155,7 +151,8 @@ def overview_section(tel: Telemetry, figure: FigureWriter) -> Section:
     sec = Section("overview", "Overview")
     rows = model_rows(tel)
     if not rows and not tel.has_time:
-        sec.parts.append(no_data("no spans or inference metrics in this data directory"))
+        sec.parts.append(tel.missing("no spans or inference metrics", "traces",
+                                     "Decorate the model with @agent.monitor(model=...) and run it with the agent."))
         return sec
     sec.has_data = True
     preds = sum(r.predictions for r in rows)
@@ -209,19 +206,21 @@ class AlertEvent:
 
 
 def alert_events(tel: Telemetry) -> list[AlertEvent]:
-    """Alert state changes from the ``ml.alert`` (otlp channel) and ``ml.alerts.notification`` (log channel) events."""
+    """Alert state changes from the otlp channel's per-alert events and the log channel's notification events."""
     out: dict[tuple[str, str, float], AlertEvent] = {}
-    for e in tel.events.get("ml.alert", ()):
+    n = r.notifiers
+    label = r.ALERT_LABEL_PREFIX
+    for e in tel.events.get(r.EVENT_ALERT, ()):
         a = e.attrs
-        labels = " ".join(f"{k.removeprefix('ml.alert.label.')}={v}" for k, v in sorted(a.items())
-                          if k.startswith("ml.alert.label.") and k.removeprefix("ml.alert.label.") not in _HIDDEN)
-        ev = AlertEvent(e.time, str(a.get("ml.alert.rule", "")), str(a.get("ml.alert.severity", "")),
-                        str(a.get("ml.alert.status", "")), str(a.get("ml.alert.fingerprint", "")),
-                        str(a.get("ml.alert.summary", "")), str(a.get("ml.alert.description", "")), labels,
-                        _float(a.get("ml.alert.value")))
+        labels = " ".join(f"{k.removeprefix(label)}={v}" for k, v in sorted(a.items())
+                          if k.startswith(label) and k.removeprefix(label) not in _HIDDEN)
+        ev = AlertEvent(e.time, str(a.get(n.ATTR_RULE, "")), str(a.get(n.ATTR_SEVERITY, "")),
+                        str(a.get(n.ATTR_STATUS, "")), str(a.get(n.ATTR_FINGERPRINT, "")),
+                        str(a.get(n.ATTR_SUMMARY, "")), str(a.get(n.ATTR_DESCRIPTION, "")), labels,
+                        _float(a.get(n.ATTR_VALUE)))
         out[(ev.fingerprint, ev.status, round(ev.time, 1))] = ev
-    for e in tel.events.get("ml.alerts.notification", ()):
-        for a in decode_json_list(e.attrs.get("alerts")):
+    for e in tel.events.get(r.EVENT_NOTIFICATION, ()):
+        for a in decode_json_list(e.attrs.get(r.notifiers.ATTR_ALERTS)):
             lab: dict[str, Any] = a["labels"] if isinstance(a.get("labels"), dict) else {}
             labels = " ".join(f"{k}={v}" for k, v in sorted(lab.items()) if k not in _HIDDEN)
             ev = AlertEvent(e.time, str(a.get("rule", "")), str(a.get("severity", "")), str(a.get("status", "")),
@@ -284,14 +283,17 @@ def alerts_section(tel: Telemetry, figure: FigureWriter, data_dir: Path) -> Sect
             sec.has_data = True
             sec.parts.append(table(("state", "severity", "rule", "labels", "summary"), state, css_id="alert-state"))
         else:
-            sec.parts.append(no_data("no alert notifications (ml.alert / ml.alerts.notification events)"))
+            sec.parts.append(tel.missing(
+                f"no alert notifications ({r.EVENT_ALERT} or {r.EVENT_NOTIFICATION} events) and no "
+                f"{data_dir / 'alerts' / 'state.json'}", "logs",
+                "Enable the alerts plugin with [[alerts.rules]] sending to a log or otlp channel."))
         return sec
     sec.has_data = True
     intervals = alert_intervals(events, tel.t_max if tel.has_time else events[-1].time)
     sec.parts.append(tiles([
         (str(len(intervals)), "firing episodes"),
         (str(sum(1 for iv in intervals if not iv[3])), "unresolved at end"),
-        (fmt(firing_now), "firing (ml.alerts.firing, last export)"),
+        (fmt(firing_now), f"firing ({FIRING}, last export)"),
     ]))
     sec.parts.append(figure(_timeline_figure(intervals), height=max(260, 60 + 28 * len({iv[0].rule for iv in
                                                                                         intervals}))))

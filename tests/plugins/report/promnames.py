@@ -11,9 +11,11 @@ import re
 from typing import Literal
 
 from agent import semconv
-from plugins.alerts.plugin import METRIC_FAILURES, METRIC_FIRING, METRIC_NOTIFICATIONS
+from plugins.alerts import names as alerts
 from plugins.drift import names as drift
+from plugins.feedback import names as feedback
 from plugins.health import names as health
+from plugins.recsys import names as recsys
 from plugins.validation import names as validation
 
 Instrument = Literal["counter", "updown", "gauge", "histogram"]
@@ -61,7 +63,6 @@ _CORE_KINDS: dict[str, Instrument] = {
 # Performance metric keys the feedback plugin computes (plugins/feedback/performance.py), k = 10 by default.
 PERFORMANCE_METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc", "log_loss", "mae", "rmse", "mape", "ctr",
                        "precision_at_10", "ndcg_at_10")
-RECSYS_GAUGES = ("coverage", "gini", "arp", "long_tail_share", "head_tail_ctr_ratio", "ctr_by_position")
 
 
 def _kind_from_description(description: str) -> Instrument:
@@ -92,15 +93,16 @@ def emitted_metrics() -> dict[str, tuple[str, Instrument]]:
     out[validation.OUTLIER_RATE] = ("1", "gauge")
     out[validation.LABELS] = ("{label}", "counter")
     for m in PERFORMANCE_METRICS:
-        out[f"ml.performance.{m}"] = ("1", "gauge")
-    out["ml.feedback.label_delay"] = ("s", "histogram")
-    out["ml.feedback.labelled_ratio"] = ("1", "gauge")
-    out["ml.feedback.count"] = ("{event}", "counter")
-    for g in RECSYS_GAUGES:
-        out[f"ml.recsys.{g}"] = ("1", "gauge")
-    out[METRIC_FIRING] = ("{alert}", "gauge")
-    out[METRIC_NOTIFICATIONS] = ("{notification}", "counter")
-    out[METRIC_FAILURES] = ("{notification}", "counter")
+        out[feedback.performance(m)] = ("1", "gauge")
+    out[feedback.LABEL_DELAY] = ("s", "histogram")
+    out[feedback.LABELLED_RATIO] = ("1", "gauge")
+    out[feedback.COUNT] = ("{event}", "counter")
+    for g in (recsys.COVERAGE, recsys.GINI, recsys.ARP, recsys.LONG_TAIL_SHARE, recsys.HEAD_TAIL_CTR_RATIO,
+              recsys.CTR_BY_POSITION):
+        out[g] = ("1", "gauge")
+    out[alerts.FIRING] = ("{alert}", "gauge")
+    out[alerts.NOTIFICATIONS] = ("{notification}", "counter")
+    out[alerts.NOTIFICATION_FAILURES] = ("{notification}", "counter")
     out[health.AGENT_UP] = ("", "gauge")
     for n in semconv.TABLE:
         if n.kind == "metric":
@@ -122,7 +124,7 @@ def emitted_labels() -> set[str]:
     """Labels the agent's metrics carry after translation (plus Prometheus' own ``le``, ``job``, ``instance``)."""
     attrs = {
         semconv.ATTR_MODEL_NAME, semconv.ATTR_MODEL_VERSION, semconv.ATTR_ERROR_TYPE, drift.ATTR_FEATURE,
-        drift.ATTR_TEST, drift.ATTR_STAT, drift.ATTR_SAMPLE, validation.ATTR_KIND, "ml.traffic", "position",
-        "rule", "severity", "ml.feedback.kind",
+        drift.ATTR_TEST, drift.ATTR_STAT, drift.ATTR_SAMPLE, validation.ATTR_KIND, recsys.ATTR_TRAFFIC,
+        recsys.ATTR_POSITION, alerts.ATTR_RULE, alerts.ATTR_SEVERITY, feedback.ATTR_KIND,
     }
     return {label_name(a) for a in attrs} | {"le", "job", "instance"}

@@ -10,6 +10,8 @@ import numpy as np
 
 import agent
 
+WINDOW = 300  # rows per drift window: 1,800 predictions close 6 windows, two of them in the shift
+
 FEATURES: dict[str, Any] = {
     "amount": {"type": "float", "min": 0, "max": 1000},
     "age": {"type": "float"},
@@ -35,9 +37,9 @@ def config(data_dir: Path) -> dict[str, Any]:
         "metrics": {"export_interval": 0.2},
         "plugins": {"enabled": ["drift", "validation", "feedback", "alerts", "notifiers"], "entry_points": False},
         "models": {"fraud": {"version": "1.0", "task": "classification", "capture": True}},
-        "drift": {"window": {"type": "count", "size": 300}},
-        "validation": {"window_seconds": 0, "models": {"fraud": {"features": FEATURES}}},
-        "feedback": {"window_size": 100, "min_window_rows": 20},
+        "drift": {"window": {"type": "count", "size": WINDOW}},
+        "validation": {"window": {"type": "count", "size": WINDOW}, "models": {"fraud": {"features": FEATURES}}},
+        "feedback": {"window": {"type": "count", "size": 100}, "min_window_rows": 20},
         "alerts": {
             "group_wait": "0s", "group_interval": "0s", "no_data_after": 0, "evaluation_interval": "1s",
             "default_channels": ["log", "otel"],
@@ -77,7 +79,8 @@ def seed(data_dir: Path, *, rows: int = 1800, seed: int = 3) -> Path:
                 if pid:
                     truth = out if rng.random() < 0.85 else 1 - out
                     agent.log_feedback(pid, "label", truth, model="fraud")
-            agent.flush()
+            done = agent.flush(30.0)
+            assert done, f"the agent did not finish a phase: {done.pending}"
     finally:
         agent.shutdown()
     return data_dir

@@ -1,0 +1,43 @@
+"""Every telemetry name the report reads, taken from the module of whoever emits it.
+
+The report emits nothing of its own (it has no ``names.py``): it reads the core's names
+(``agent.semconv``) and the plugins' (``plugins.<name>.names``), so a rename there
+reaches the report without a second edit.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from agent import semconv
+from plugins.alerts import names as alerts
+from plugins.drift import names as drift
+from plugins.feedback import names as feedback
+from plugins.notifiers import names as notifiers
+from plugins.recsys import names as recsys
+from plugins.validation import names as validation
+
+__all__ = ["alerts", "drift", "feedback", "notifiers", "recsys", "semconv", "validation"]
+
+# -- core -------------------------------------------------------------------------------------
+MODEL: Final = semconv.ATTR_MODEL_NAME
+VERSION: Final = semconv.ATTR_MODEL_VERSION
+FEATURE: Final = drift.ATTR_FEATURE  # the core's shared key (agent.semconv has no constant for it yet)
+BATCH_SIZE: Final = semconv.ATTR_BATCH_SIZE
+ERROR_TYPE: Final = semconv.ATTR_ERROR_TYPE
+INSTANCE: Final = semconv.ATTR_SERVICE_INSTANCE
+CALLS: Final = semconv.INFERENCE_CALLS
+ERRORS: Final = semconv.INFERENCE_ERRORS
+ROWS: Final = semconv.INFERENCE_ROWS
+DURATION: Final = semconv.INFERENCE_DURATION
+DROPPED: Final = semconv.AGENT_DROPPED
+OWN_NAMESPACE: Final = MODEL.split(".", 1)[0] + "."  # "ml.": the agent's own metrics (not process/system)
+
+# -- alerts and notifiers ---------------------------------------------------------------------
+FIRING: Final = alerts.FIRING
+EVENT_NOTIFICATION: Final = notifiers.EVENT_NOTIFICATION  # log channel: one per notification, alerts as JSON
+EVENT_ALERT: Final = notifiers.EVENT_ALERT  # otlp channel: one per alert, one attribute per field and label
+ALERT_LABEL_PREFIX: Final = notifiers.label_attribute("")
+
+# -- performance (published by the feedback plugin) ---------------------------------------------
+PERFORMANCE_PREFIX: Final = feedback.performance("")

@@ -28,6 +28,7 @@ SPAN_PREDICT = "predict {model}"
 ATTR_MODEL_NAME = "ml.model.name"
 ATTR_MODEL_VERSION = "ml.model.version"
 ATTR_TASK = "ml.task"
+ATTR_FEATURE_NAME = "ml.feature.name"  # attribute of plugins' per-feature metrics and events
 ATTR_PREDICTION_ID = "ml.prediction.id"
 ATTR_BATCH_SIZE = "ml.batch.size"
 ATTR_ARTIFACT_SHA256 = "ml.model.artifact.sha256"

@@ -149,9 +149,13 @@ class CapturedTelemetry:
         self._control("infersight_process_feedback", model=self._model(model), events=list(events))
 
     def _model(self, model: ModelInfo | str) -> ModelInfo:
-        if isinstance(model, ModelInfo):
-            return model
-        return self._agent.context.model(model) if self._agent is not None else ModelInfo(name=model)
+        """The model as the agent knows it, registered (so ticks collect its signals) when it was not."""
+        if self._agent is None:
+            return model if isinstance(model, ModelInfo) else ModelInfo(name=model)
+        name = model.name if isinstance(model, ModelInfo) else model
+        if name not in self._agent.models:
+            self._agent.register_model(name, version=model.version if isinstance(model, ModelInfo) else None)
+        return model if isinstance(model, ModelInfo) else self._agent.context.model(name)
 
     def _control(self, hook: str, **kwargs: Any) -> None:
         if self._agent is not None:
@@ -159,17 +163,19 @@ class CapturedTelemetry:
             self._agent.worker.submit("call", lambda: host.call(hook, **kwargs))
 
     def tick(self, advance: float = 0.0, timeout: float = 30.0) -> list[Signal]:
-        """Advance the manual clock by ``advance`` seconds, run a worker tick, and return its Signals.
+        """Process what is queued, advance the manual clock by ``advance`` seconds, run a tick; return Signals.
 
-        Everything queued before is processed first (``flush``); the Signals returned are
-        those handed to ``infersight_handle_signals`` since the previous ``tick``.
+        Everything queued before is processed at the old time first; the Signals returned
+        are those handed to ``infersight_handle_signals`` since the previous ``tick``.
         """
+        with self._recorder.lock:
+            start = self._recorder.seen
         if advance:
             if self.clock is None:
                 raise RuntimeError("tick(advance=...) needs a manual clock: run_plugin(..., clock=ManualClock())")
+            if not self.flush(timeout):  # what was queued before is processed at the old time
+                raise TimeoutError(f"the agent did not finish its queued work within {timeout:g}s")
             self.clock.advance(advance)
-        with self._recorder.lock:
-            start = self._recorder.seen
         if not self.flush(timeout):
             raise TimeoutError(f"the agent did not finish its queued work within {timeout:g}s")
         with self._recorder.lock:

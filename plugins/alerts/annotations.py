@@ -73,25 +73,56 @@ def template_context(rule: Rule, labels: Mapping[str, str], *, value: float, det
     return ctx
 
 
+_OP_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
+_EQUALITY = ("==", "!=")
+
+
+def _is_flag(value: float, threshold: float) -> bool:
+    """A 0/1 signal (``ml.drift.detected``) against a 0/0.5/1 threshold: a margin would mean nothing."""
+    return value in (0.0, 1.0) and threshold in (0.0, 0.5, 1.0)
+
+
+def default_summary(rule: Rule, labels: Mapping[str, str], value: float) -> str:
+    """One line a person reads: "ml.drift.psi is 0.5 (threshold: > 0.2) for model=fraud feature=amount"."""
+    condition = f"{rule.op} {_num(rule.threshold)}"
+    said = f"alerts when {condition}" if rule.op in _EQUALITY else f"threshold: {condition}"
+    return f"{rule.signal} is {_num(value)} ({said}) for {_scope(labels)}"
+
+
+def breach_text(rule: Rule, value: float) -> str:
+    """How the value stands against the condition, in words; a margin only where it means something.
+
+    ">" 0.5 vs 0.2: "above the threshold of 0.2 by 0.3 (150% over it)"; ">=" 1 vs 1: "at
+    the threshold (>= 1)"; "==" 1: "the value the rule alerts on (== 1)".
+    """
+    condition = f"{rule.op} {_num(rule.threshold)}"
+    if rule.op in _EQUALITY:
+        return f"the value the rule alerts on ({condition})"
+    delta = value - rule.threshold
+    if delta == 0:
+        return f"at the threshold ({condition})"
+    text = f"{_OP_WORDS[rule.op]} the threshold of {_num(rule.threshold)}"
+    if _is_flag(value, rule.threshold) or not math.isfinite(delta):
+        return text
+    text += f" by {_num(abs(delta))}"
+    if rule.threshold:
+        side = "over" if delta > 0 else "under"
+        text += f" ({abs(delta) / abs(rule.threshold):.0%} {side} it)"
+    return text
+
+
 def threshold_annotations(rule: Rule, labels: Mapping[str, str], *, value: float,
                           details: Mapping[str, Any], active_since: float, now: float) -> dict[str, str]:
     """Summary and description of a threshold alert: the rule's templates or the defaults."""
     ctx = template_context(rule, labels, value=value, details=details, active_since=active_since, now=now)
-    if rule.summary is not None:
-        summary = render_template(rule.summary, ctx)
-    else:
-        summary = (
-            f"{rule.name}: {rule.signal} = {_num(value)} {rule.op} {_num(rule.threshold)} ({_scope(labels)})"
-        )
+    summary = default_summary(rule, labels, value) if rule.summary is None else render_template(rule.summary, ctx)
     if rule.description is not None:
         description = render_template(rule.description, ctx)
     else:
-        delta = value - rule.threshold
-        rel = f" ({abs(delta) / abs(rule.threshold):.0%} of the threshold)" if rule.threshold else ""
         extra = _details_text(details)
         description = (
-            f"{rule.signal} for {_scope(labels)} is {_num(value)}, breaching {rule.op} {_num(rule.threshold)}"
-            f" by {_num(abs(delta))}{rel}; condition true since {ctx['since']} (for {ctx['for']})."
+            f"{rule.signal} for {_scope(labels)} is {_num(value)}, {breach_text(rule, value)};"
+            f" the condition has held since {ctx['since']} (for {ctx['for']})."
             + (f" Details: {extra}." if extra else "")
             + f" Severity {ctx['severity']}, rule {rule.name}. Run `{ctx['command']}` to see more"
             + ("" if ctx["command"] == "infersight alerts" else " and `infersight alerts` for alert state")

@@ -1,4 +1,11 @@
-"""The ``[alerts]`` config section: evaluation and delivery settings, channels and rules, validated once."""
+"""The ``[alerts]`` config section, declared on the shared key table: settings, channels and rules.
+
+``KEYS`` is the section; ``CHANNEL_KEYS`` the keys every ``[alerts.channels.NAME]`` takes,
+and ``TYPE_KEYS`` those of each built-in channel type (a third party's channel type passes
+its options through to its notifier). Every value is checked once here: a bad one raises
+``ConfigError`` naming its key path (``alerts.channels.hook.url``), and never echoes a URL,
+header value or password.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +14,231 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent._errors import ConfigError
-from agent._types import Channel
+from agent.plugin import (
+    Channel,
+    Check,
+    ConfigError,
+    Key,
+    boolean,
+    duration,
+    int_at_least,
+    nonempty_string,
+    one_of,
+    parse_table,
+    positive_int,
+    str_list,
+    str_table,
+    string,
+)
 from plugins.alerts.rules import Rule, parse_rule
-from plugins.alerts.timefmt import parse_duration
 
-SECTION_KEYS = frozenset({
-    "rules", "channels", "group_by", "group_wait", "group_interval", "repeat_interval", "send_resolved",
-    "no_data_after", "no_data_severity", "evaluation_interval", "resend_delay", "resolved_resend_for",
-    "external_url", "queue_size", "retries", "backoff", "backoff_max", "outbox_max_age", "shutdown_timeout",
-    "default_channels", "resolve_timeout",
-})
-BUILTIN_TYPES = frozenset({"log", "webhook", "alertmanager", "otlp", "email"})
+BUILTIN_TYPES = ("log", "webhook", "alertmanager", "otlp", "email")
 WEBHOOK_FORMATS = ("alertmanager", "slack")
+DAY = 86400.0
+
+
+# -- plugin-specific value shapes --------------------------------------------------------
+
+
+def at_most(check: Check, maximum: float) -> Check:
+    """``check`` (a duration), and at most ``maximum`` seconds so timers stay representable."""
+
+    def bounded(key: str, v: Any) -> float:
+        seconds = float(check(key, v))
+        if seconds > maximum:
+            raise ConfigError(key, v, f"a duration of at most {maximum:g} seconds")
+        return seconds
+
+    return bounded
+
+
+def positive(check: Check) -> Check:
+    """``check`` (a duration), and more than zero."""
+
+    def strictly(key: str, v: Any) -> float:
+        seconds = float(check(key, v))
+        if seconds <= 0:
+            raise ConfigError(key, v, "a duration > 0")
+        return seconds
+
+    return strictly
+
+
+class _Described:
+    """Stands for a value an error message must not echo (a URL may hold a token): a description of it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def http_url(key: str, v: Any) -> str:
+    """An http:// or https:// URL with a host (and a valid port); the URL is never echoed (it may hold a token)."""
+    expected = "an http:// or https:// URL with a host"
+    if not isinstance(v, str):
+        raise ConfigError(key, _Described(f"a {type(v).__name__}"), expected)
+    scheme, ok = "", False
+    try:
+        parts = urlsplit(v)
+        scheme = parts.scheme
+        ok = scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a bad port or IPv6 literal: raised here, not at the first delivery
+        ok = False
+    if not ok or any(c in v for c in "\r\n\t "):
+        raise ConfigError(key, _Described(f"a URL with scheme {scheme!r} (the rest not shown)"), expected)
+    return v
+
+
+def header_table(key: str, v: Any) -> dict[str, str]:
+    """HTTP headers: name = string value, without line breaks (values are secrets: never echoed)."""
+    headers = str_table(key, v)
+    if any("\r" in f"{n}{x}" or "\n" in f"{n}{x}" for n, x in headers.items()):
+        raise ConfigError(key, headers, "header names and values without line breaks")
+    return headers
+
+
+def recipients(key: str, v: Any) -> tuple[str, ...]:
+    """One address or a non-empty list of addresses."""
+    out = (v,) if isinstance(v, str) else str_list(key, v)
+    if not out or not all(a.strip() for a in out):
+        raise ConfigError(key, v, "an address or a non-empty list of addresses")
+    return out
+
+
+def port(key: str, v: Any) -> int:
+    """A TCP port, 1 to 65535."""
+    n = int(positive_int(key, v))
+    if n > 65535:
+        raise ConfigError(key, v, "a TCP port between 1 and 65535")
+    return n
+
+
+# -- channels ----------------------------------------------------------------------------
+
+CHANNEL_KEYS: dict[str, Key] = {
+    "type": Key(nonempty_string),
+    "timeout": Key(at_most(positive(duration), 3600.0), 10.0),
+    "verify_tls": Key(boolean, True),
+    "headers": Key(header_table, {}),
+}
+"""Keys every channel takes."""
+
+TYPE_KEYS: dict[str, dict[str, Key]] = {
+    "log": {},
+    "otlp": {},
+    "webhook": {
+        "url": Key(http_url),
+        "format": Key(one_of(*WEBHOOK_FORMATS), "alertmanager"),
+        "max_alerts": Key(int_at_least(0), 0),
+        "external_url": Key(string),  # default: alerts.external_url
+    },
+    "alertmanager": {"url": Key(http_url)},
+    "email": {
+        "host": Key(nonempty_string),
+        "port": Key(port),  # default: 587 with STARTTLS, 25 without
+        "from": Key(nonempty_string),
+        "to": Key(recipients),
+        "starttls": Key(boolean, True),
+        "username": Key(string),
+        "password": Key(string),
+    },
+}
+"""Keys of each built-in channel type, on top of ``CHANNEL_KEYS``."""
+
+_REQUIRED = {"webhook": ("url",), "alertmanager": ("url",), "email": ("host", "from", "to")}
+
+
+def parse_channel(name: str, raw: Any, external_url: str = "") -> Channel:
+    """Check one ``[alerts.channels.NAME]`` table; options of a third party's type pass through unchecked."""
+    key = f"alerts.channels.{name}"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(key, raw, f"a table with type = one of {list(BUILTIN_TYPES)} or a plugin's type")
+    ctype = nonempty_string(f"{key}.type", raw.get("type"))
+    own = TYPE_KEYS.get(ctype)
+    if own is None:
+        common = parse_table(key, {k: v for k, v in raw.items() if k in CHANNEL_KEYS}, CHANNEL_KEYS)
+        opts = {**{k: v for k, v in raw.items() if k not in CHANNEL_KEYS}, **common}
+    else:
+        opts = parse_table(key, raw, {**CHANNEL_KEYS, **own})
+        for required in _REQUIRED.get(ctype, ()):
+            if opts[required] is None:
+                raise ConfigError(f"{key}.{required}", None, _EXPECTED[required])
+    opts.pop("type", None)
+    if ctype == "webhook" and opts["external_url"] is None:
+        opts["external_url"] = external_url
+    if ctype == "email":
+        if opts["port"] is None:
+            opts["port"] = 587 if opts["starttls"] else 25
+        opts["to"] = list(opts["to"])
+        opts = {k: v for k, v in opts.items() if v is not None}
+    return Channel(name=name, type=ctype, options=opts)
+
+
+_EXPECTED = {
+    "url": "an http:// or https:// URL with a host",
+    "host": "the SMTP server's host name",
+    "from": "the sender's address",
+    "to": "an address or a non-empty list of addresses",
+}
+
+
+def channel_tables(key: str, v: Any) -> dict[str, Any]:
+    """The ``[alerts.channels]`` table: one table per channel (checked by ``parse_channel``)."""
+    if not isinstance(v, Mapping):
+        raise ConfigError(key, v, "a table of [alerts.channels.NAME] tables")
+    return {str(name): table for name, table in v.items()}
+
+
+def rule_tables(key: str, v: Any) -> list[Any]:
+    """The ``[[alerts.rules]]`` array (each rule is checked by ``parse_rule``)."""
+    if not isinstance(v, list | tuple):
+        raise ConfigError(key, v, "an array of [[alerts.rules]] tables")
+    return list(v)
+
+
+def label_names(key: str, v: Any) -> tuple[str, ...]:
+    """Label names to group by (``["..."]`` for no grouping)."""
+    names = str_list(key, v)
+    if not all(n.strip() for n in names):
+        raise ConfigError(key, v, "a list of label names (or ['...'] for no grouping)")
+    return names
+
+
+# -- the section -------------------------------------------------------------------------
+
+KEYS: dict[str, Key] = {
+    "rules": Key(rule_tables, []),
+    "channels": Key(channel_tables, {}),
+    "default_channels": Key(str_list, ("log",)),
+    "group_by": Key(label_names, ("rule", "model")),
+    "group_wait": Key(duration, 0.0),
+    "group_interval": Key(duration, 60.0),
+    "repeat_interval": Key(duration, 4 * 3600.0),
+    "send_resolved": Key(boolean, True),
+    "no_data_after": Key(duration, 900.0),
+    "no_data_severity": Key(nonempty_string, "warning"),
+    "evaluation_interval": Key(positive(duration), 60.0),
+    "resend_delay": Key(duration, 0.0),
+    "resolved_resend_for": Key(duration, 900.0),
+    "external_url": Key(string, ""),
+    "queue_size": Key(positive_int, 1000),
+    "retries": Key(int_at_least(0), 3),
+    "backoff": Key(at_most(duration, DAY), 1.0),
+    "backoff_max": Key(at_most(duration, DAY), 60.0),
+    "outbox_max_age": Key(duration, DAY),
+    "shutdown_timeout": Key(at_most(duration, 3600.0), 5.0),
+}
+"""The ``[alerts]`` section. Durations are seconds or strings such as ``"30s"``, ``"5m"``, ``"1h30m"``."""
+
+MOVED = {"resolve_timeout": "no_data_after"}
+"""Keys that were renamed: using the old name is a ConfigError naming the new one."""
 
 
 @dataclass(frozen=True, slots=True)
 class AlertsConfig:
-    """Validated ``[alerts]`` settings (durations in seconds)."""
+    """Checked ``[alerts]`` settings (durations in seconds)."""
 
     rules: tuple[Rule, ...] = ()
     channels: Mapping[str, Channel] = field(default_factory=dict)
@@ -43,125 +257,28 @@ class AlertsConfig:
     retries: int = 3
     backoff: float = 1.0
     backoff_max: float = 60.0
-    outbox_max_age: float = 86400.0
+    outbox_max_age: float = DAY
     shutdown_timeout: float = 5.0
 
 
-def _bool(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, value, "true or false")
-    return value
-
-
-def _int(value: Any, key: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(key, value, f"an integer >= {minimum}")
-    return value
-
-
-def _http_url(value: Any, key: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(key, "<redacted>", "an http:// or https:// URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        # Never echo the URL itself: it may carry a token.
-        shown = f"<url with scheme {parts.scheme!r}>"
-        raise ConfigError(key, shown, "an http:// or https:// URL with a host")
-    return value
-
-
-def parse_channel(name: str, raw: Any) -> Channel:
-    """Validate one ``[alerts.channels.NAME]`` table; options of other types pass through to their plugin."""
-    key = f"alerts.channels.{name}"
-    if not isinstance(raw, Mapping):
-        raise ConfigError(key, raw, f"a table with type = one of {sorted(BUILTIN_TYPES)} or a plugin's type")
-    ctype = raw.get("type")
-    if not isinstance(ctype, str) or not ctype:
-        raise ConfigError(f"{key}.type", ctype, f"a channel type such as {sorted(BUILTIN_TYPES)}")
-    opts: dict[str, Any] = {k: v for k, v in raw.items() if k != "type"}
-    opts["timeout"] = parse_duration(raw.get("timeout", 10.0), f"{key}.timeout")
-    if opts["timeout"] <= 0:
-        raise ConfigError(f"{key}.timeout", raw.get("timeout"), "a positive duration")
-    opts["verify_tls"] = _bool(raw.get("verify_tls", True), f"{key}.verify_tls")
-    headers = raw.get("headers", {})
-    if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
-        raise ConfigError(f"{key}.headers", "<redacted>", "a table of header name = string value")
-    opts["headers"] = dict(headers)
-    if ctype in ("webhook", "alertmanager"):
-        opts["url"] = _http_url(raw.get("url"), f"{key}.url")
-    if ctype == "webhook":
-        fmt = raw.get("format", "alertmanager")
-        if fmt not in WEBHOOK_FORMATS:
-            raise ConfigError(f"{key}.format", fmt, f"one of {list(WEBHOOK_FORMATS)}")
-        opts["format"] = fmt
-        opts["max_alerts"] = _int(raw.get("max_alerts", 0), f"{key}.max_alerts", 0)
-    if ctype == "email":
-        for req in ("host", "from"):
-            if not isinstance(raw.get(req), str) or not raw.get(req):
-                raise ConfigError(f"{key}.{req}", raw.get(req), "a non-empty string")
-        to = raw.get("to")
-        to_list = [to] if isinstance(to, str) else to
-        if not isinstance(to_list, list) or not to_list or not all(isinstance(t, str) for t in to_list):
-            raise ConfigError(f"{key}.to", to, "an address or a list of addresses")
-        opts["to"] = to_list
-        opts["starttls"] = _bool(raw.get("starttls", True), f"{key}.starttls")
-        opts["port"] = _int(raw.get("port", 587 if opts["starttls"] else 25), f"{key}.port", 1)
-        for opt in ("username", "password"):
-            if opt in raw and not isinstance(raw[opt], str):
-                raise ConfigError(f"{key}.{opt}", "<redacted>", "a string")
-    return Channel(name=name, type=ctype, options=opts)
+LOG_CHANNEL = Channel(name="log", type="log", options={"timeout": 10.0, "verify_tls": True, "headers": {}})
+"""The ``log`` channel, always present (a table of that name replaces it)."""
 
 
 def parse_alerts_config(section: Mapping[str, Any]) -> AlertsConfig:
-    """Validate the whole ``[alerts]`` section; ``ConfigError`` names the first bad key."""
-    unknown = sorted(set(section) - SECTION_KEYS)
-    if unknown:
-        raise ConfigError(f"alerts.{unknown[0]}", section[unknown[0]], f"one of {sorted(SECTION_KEYS)}")
-    raw_channels = section.get("channels", {})
-    if not isinstance(raw_channels, Mapping):
-        raise ConfigError("alerts.channels", raw_channels, "a table of [alerts.channels.NAME] tables")
-    channels = {str(n): parse_channel(str(n), c) for n, c in raw_channels.items()}
-    channels.setdefault("log", Channel(name="log", type="log", options={"timeout": 10.0, "headers": {}}))
-    default_channels = section.get("default_channels", ["log"])
-    if not isinstance(default_channels, list) or not all(c in channels for c in default_channels):
-        expected = f"a list of channel names: {sorted(channels)}"
-        raise ConfigError("alerts.default_channels", default_channels, expected)
-    group_by = section.get("group_by", ["rule", "model"])
-    if not isinstance(group_by, list) or not all(isinstance(g, str) and g for g in group_by):
-        raise ConfigError("alerts.group_by", group_by, "a list of label names (or ['...'] for no grouping)")
-    raw_rules = section.get("rules", [])
-    if not isinstance(raw_rules, list):
-        raise ConfigError("alerts.rules", raw_rules, "an array of [[alerts.rules]] tables")
-    rules = tuple(parse_rule(r, i, channels, tuple(default_channels)) for i, r in enumerate(raw_rules))
+    """Check the whole ``[alerts]`` section; ``ConfigError`` names the first bad key."""
+    v = parse_table("alerts", section, KEYS, moved=MOVED)
+    channels = {name: parse_channel(name, raw, v["external_url"]) for name, raw in v["channels"].items()}
+    channels.setdefault("log", LOG_CHANNEL)
+    default_channels = v["default_channels"]
+    for c in default_channels:
+        if c not in channels:
+            raise ConfigError("alerts.default_channels", c, f"names of channels: {sorted(channels)}")
+    rules = tuple(parse_rule(r, i, channels, default_channels) for i, r in enumerate(v["rules"]))
     seen: set[str] = set()
     for i, rule in enumerate(rules):
         if rule.name in seen:
             raise ConfigError(f"alerts.rules[{i}].name", rule.name, "a rule name used only once")
         seen.add(rule.name)
-
-    def dur(name: str, default: float) -> float:
-        return parse_duration(section.get(name, default), f"alerts.{name}")
-
-    no_data_default = dur("resolve_timeout", 900.0) if "resolve_timeout" in section else 900.0
-    severity = section.get("no_data_severity", "warning")
-    if not isinstance(severity, str) or not severity:
-        raise ConfigError("alerts.no_data_severity", severity, "a severity such as 'warning'")
-    external_url = section.get("external_url", "")
-    if not isinstance(external_url, str):
-        raise ConfigError("alerts.external_url", external_url, "a URL string")
-    evaluation_interval = dur("evaluation_interval", 60.0)
-    if evaluation_interval <= 0:
-        raise ConfigError("alerts.evaluation_interval", evaluation_interval, "a positive duration")
-    return AlertsConfig(
-        rules=rules, channels=channels, group_by=tuple(group_by),
-        group_wait=dur("group_wait", 0.0), group_interval=dur("group_interval", 60.0),
-        repeat_interval=dur("repeat_interval", 4 * 3600.0),
-        send_resolved=_bool(section.get("send_resolved", True), "alerts.send_resolved"),
-        no_data_after=dur("no_data_after", no_data_default), no_data_severity=severity,
-        evaluation_interval=evaluation_interval, resend_delay=dur("resend_delay", 0.0),
-        resolved_resend_for=dur("resolved_resend_for", 900.0), external_url=external_url,
-        queue_size=_int(section.get("queue_size", 1000), "alerts.queue_size", 1),
-        retries=_int(section.get("retries", 3), "alerts.retries", 0),
-        backoff=dur("backoff", 1.0), backoff_max=dur("backoff_max", 60.0),
-        outbox_max_age=dur("outbox_max_age", 86400.0), shutdown_timeout=dur("shutdown_timeout", 5.0),
-    )
+    settings = {k: v[k] for k in KEYS if k not in ("rules", "channels", "default_channels")}
+    return AlertsConfig(rules=rules, channels=channels, **settings)

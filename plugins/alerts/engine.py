@@ -14,10 +14,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agent._types import Notification, Signal
+from agent.plugin import Notification, Signal
 from plugins.alerts.annotations import alert_labels, fingerprint
 from plugins.alerts.config import AlertsConfig
 from plugins.alerts.grouping import AlertInstance, Grouper
+from plugins.alerts.names import REASON_MALFORMED, REASON_NOT_A_NUMBER, REASON_SERIES_LIMIT
 from plugins.alerts.rules import OPERATORS, Matcher, Rule
 
 RowState = Literal["pending", "firing", "resolved", "no_data"]
@@ -124,6 +125,7 @@ class AlertEngine:
         self.config = config
         self.max_series = max_series
         self.dropped_series = 0
+        self.skipped: dict[str, int] = {}  # signals not evaluated, by reason (see REASON_*)
         grouped: dict[str, list[Rule]] = {}
         for rule in config.rules:
             grouped.setdefault(rule.signal, []).append(rule)
@@ -146,33 +148,45 @@ class AlertEngine:
             if index is None:
                 continue
             value = sig.value
+            if value.__class__ is not float:  # ints, bools and numpy scalars convert; text and None are no sample
+                number = _as_number(value)
+                if number is None:
+                    self._skip(REASON_NOT_A_NUMBER)
+                    continue
+                value = number
             # NaN is not a sample: it neither breaches nor counts as data (inline test: hot loop).
             if value != value:  # noqa: PLR0124
                 continue
             labels = sig.labels
-            slots = index.rest if index.label is None else index.by_value.get(labels.get(index.label, ""), index.rest)
-            raw = None
-            for slot in slots:
-                if slot.matchers and not _matches(slot.matchers, labels):
-                    continue
-                if raw is None:
-                    raw = tuple(labels.items())
-                s = slot.series.get(raw)
-                if s is None:
-                    s = self._lookup(slot, labels, raw, now)
-                    if s is None:
+            try:
+                slots = index.rest if index.label is None else index.by_value.get(labels.get(index.label, ""),
+                                                                                   index.rest)
+                raw = None
+                for slot in slots:
+                    if slot.matchers and not _matches(slot.matchers, labels):
                         continue
-                s.value = value
-                s.details = sig.details
-                s.last_seen = now
-                if s.no_data is not None:
-                    self._resolve(s.no_data, now)
-                    s.no_data = None
-                    self._arm(s, now + s.no_data_limit)
-                if slot.cmp(value, slot.threshold):
-                    self._breach(s, now)
-                elif s.state:
-                    self._clear(s, now)
+                    if raw is None:
+                        raw = tuple(labels.items())
+                    s = slot.series.get(raw)
+                    if s is None:
+                        s = self._lookup(slot, labels, raw, now)
+                        if s is None:
+                            continue
+                    s.value = value
+                    s.details = sig.details
+                    s.last_seen = now
+                    if s.no_data is not None:
+                        self._resolve(s.no_data, now)
+                        s.no_data = None
+                        self._arm(s, now + s.no_data_limit)
+                    if slot.cmp(value, slot.threshold):
+                        self._breach(s, now)
+                    elif s.state:
+                        self._clear(s, now)
+            except (AttributeError, TypeError):
+                if _well_formed(labels):
+                    raise  # the engine's own bug: the host counts it
+                self._skip(REASON_MALFORMED)  # labels not a mapping of strings: that signal alone is skipped
         self._check_no_data(now)
         self._prune_resolved(now)
         return self._grouper.notifications(now)
@@ -185,12 +199,21 @@ class AlertEngine:
         if s is None:
             if self._n_series >= self.max_series:
                 self.dropped_series += 1
+                self._skip(REASON_SERIES_LIMIT)
                 return None
             s = slot.canonical[canonical] = self._new_series(slot.rule, labels, now)
             self._n_series += 1
         if len(slot.series) < 4 * self.max_series:
             slot.series[raw] = s
         return s
+
+    def _skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def take_skipped(self) -> dict[str, int]:
+        """Signals skipped since the last call, by reason (the plugin counts them in a metric)."""
+        out, self.skipped = self.skipped, {}
+        return out
 
     def _new_series(self, rule: Rule, labels: Mapping[str, str], now: float) -> _Series:
         limit = rule.no_data_after if rule.no_data_after is not None else self.config.no_data_after
@@ -325,6 +348,20 @@ def _row(inst: AlertInstance, state: RowState, now: float) -> AlertRow:
         fired_at=inst.starts_at, resolved_at=inst.ends_at, fingerprint=inst.fingerprint,
         summary=alert.annotations.get("summary", ""),
     )
+
+
+def _as_number(value: object) -> float | None:
+    """A real number as float (bools count as 0/1), or None for text, None and other objects."""
+    if isinstance(value, str | bytes):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _well_formed(labels: object) -> bool:
+    return isinstance(labels, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
 
 
 def _matches(matchers: tuple[Matcher, ...], labels: Mapping[str, str]) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agent._types import Alert, AlertStatus, Channel, Notification
+from agent.plugin import Alert, AlertStatus, Channel, Notification
 from plugins.alerts.annotations import no_data_annotations, threshold_annotations
 from plugins.alerts.config import AlertsConfig
 from plugins.alerts.rules import Rule

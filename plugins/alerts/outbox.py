@@ -1,6 +1,7 @@
 """Persisted outbox (SQLite in the data directory): a notification stays here until it is delivered.
 
-Rows written before a restart are loaded by the next plugin start and delivered then. A
+Rows written before a restart are loaded by the next plugin start and delivered then. The
+database (and SQLite's ``-wal``/``-shm`` files, which copy its mode) is owner-only by default. A
 notification with a ``replace_key`` (the Alertmanager re-post of a group) supersedes the
 older undelivered row with the same key, so an outage does not pile up stale re-posts.
 """
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent._types import Alert, Notification
+from agent.plugin import Alert, Notification
+from plugins.alerts.files import DIR_MODE, FILE_MODE, private_dir, private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -69,8 +71,12 @@ class OutboxEntry:
 class Outbox:
     """Thread-safe SQLite outbox: the worker adds rows, the delivery thread removes them."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, file_mode: int = FILE_MODE, dir_mode: int = DIR_MODE) -> None:
+        private_dir(path.parent, dir_mode)
+        private_file(path, file_mode)
+        for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if side.exists():
+                private_file(side, file_mode)  # left 0644 by an older version
         self.path = path
         self._lock = threading.Lock()
         # One connection shared under a lock: the worker and the delivery thread both use it.
@@ -78,6 +84,7 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(SCHEMA)
+        self.unreadable = 0  # rows ``pending`` could not read (and removed), for the plugin to count
 
     def add(
         self, channel: str, notification: Notification, now: float, replace_key: str | None = None
@@ -123,6 +130,7 @@ class Outbox:
                 note = notification_from_dict(json.loads(payload))
             except (ValueError, KeyError, TypeError):
                 self.remove(row_id)  # unreadable (written by an incompatible version): nothing to deliver
+                self.unreadable += 1
                 continue
             out.append(OutboxEntry(row_id, channel, note, created, attempts))
         return out

@@ -1,137 +1,143 @@
-"""The alerts plugin: evaluates rules on the worker tick, persists and hands notifications to delivery."""
+"""The alerts plugin: evaluates rules on the worker tick, persists notifications and hands them to delivery.
+
+Hook bodies let unexpected errors reach the host (which logs, counts and, after repeated
+failures, disables the plugin); only expected local failures are caught here and counted
+under a named reason: an outbox or state file that cannot be written (the notification is
+still delivered from memory), a signal that is not a number (skipped alone).
+"""
 
 from __future__ import annotations
 
-import time
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from agent._types import Channel, Notification, Signal
-from agent.hookspecs import hookimpl
+from agent.plugin import Notification, PluginContext, Signal, hookimpl
+from plugins.alerts import names
+from plugins.alerts.commands import add_commands
 from plugins.alerts.config import AlertsConfig, parse_alerts_config
-from plugins.alerts.delivery import Delivery, DeliveryError
+from plugins.alerts.delivery import Delivery
 from plugins.alerts.engine import AlertEngine
 from plugins.alerts.outbox import Outbox
 from plugins.alerts.redact import redacted_channel_config
 from plugins.alerts.state import OUTBOX_FILE, write_state
 
-METRIC_FIRING = "ml.alerts.firing"
-METRIC_NOTIFICATIONS = "ml.alerts.notifications"
-METRIC_FAILURES = "ml.alerts.notification_failures"
-EVENT_STARTED = "ml.alerts.started"
-EVENT_EVALUATION_ERROR = "ml.alerts.evaluation_error"
-EVENT_OUTBOX_ERROR = "ml.alerts.outbox_error"
-EVENT_OUTBOX_EXPIRED = "ml.alerts.outbox_expired"
+# Earlier names of the metric constants, kept for code that imported them from here.
+METRIC_FIRING = names.FIRING
+METRIC_NOTIFICATIONS = names.NOTIFICATIONS
+METRIC_FAILURES = names.NOTIFICATION_FAILURES
 
 
 class AlertsPlugin:
-    """Rules over signals → notifications, delivered on the plugin's own thread via ``infersight_notify``."""
+    """Rules over signals → notifications, delivered on the plugin's own threads through the host's notifiers."""
 
-    def __init__(self, *, backoff: float | None = None, backoff_max: float | None = None) -> None:
-        # backoff overrides exist so tests can retry in milliseconds without touching config.
-        self._backoff_override = backoff
-        self._backoff_max_override = backoff_max
+    def __init__(self) -> None:
         self.config: AlertsConfig | None = None
         self.engine: AlertEngine | None = None
         self.delivery: Delivery | None = None
         self.outbox: Outbox | None = None
-        self._agent: Any = None
-        self._log: Any = None
+        self._agent: PluginContext | None = None
         self._firing: dict[tuple[str, str], int] = {}
+        self._skipped: Any = None
+        self._outbox_errors: Any = None
 
     @hookimpl
     def infersight_add_commands(self, subparsers: Any) -> None:
         """Add ``infersight alerts`` to the command line."""
-        from plugins.alerts.commands import add_commands
-
         add_commands(subparsers)
 
     @hookimpl
-    def infersight_configure(self, config: dict[str, Any], agent: Any) -> None:
-        """Validate ``[alerts]`` (ConfigError fails init), open the outbox, start delivery, re-queue leftovers."""
+    def infersight_configure(self, agent: PluginContext) -> None:
+        """Check ``[alerts]`` (a ConfigError fails init), open the outbox, start delivery, re-queue leftovers."""
         cfg = parse_alerts_config(agent.section("alerts"))
-        self.config, self._agent, self._log = cfg, agent, agent.log
+        self.config, self._agent = cfg, agent
         outbox_path = agent.data_dir / OUTBOX_FILE
         if not cfg.rules and not outbox_path.exists():
             return  # nothing to evaluate and nothing left to deliver: stay inert, no thread
         self.engine = AlertEngine(cfg)
         meter = agent.meter
-        sent = meter.create_counter(METRIC_NOTIFICATIONS, unit="{notification}",
+        sent = meter.create_counter(names.NOTIFICATIONS, unit="{notification}",
                                     description="Alert notifications delivered, by channel and status")
-        failed = meter.create_counter(METRIC_FAILURES, unit="{notification}",
-                                      description="Alert notifications not delivered, by channel and reason")
-        meter.create_observable_gauge(METRIC_FIRING, callbacks=[self._observe_firing], unit="{alert}",
+        failed = meter.create_counter(names.NOTIFICATION_FAILURES, unit="{notification}",
+                                      description="Alert notifications given up, by channel and reason")
+        errors = meter.create_counter(names.DELIVERY_ERRORS, unit="{error}",
+                                      description="Unexpected errors on the alert delivery threads, by channel")
+        self._skipped = meter.create_counter(names.SKIPPED_SIGNALS, unit="{signal}",
+                                             description="Signals the alert rules could not evaluate, by reason")
+        self._outbox_errors = meter.create_counter(names.OUTBOX_ERRORS, unit="{error}",
+                                                   description="Alert outbox or state file errors, by reason")
+        meter.create_observable_gauge(names.FIRING, callbacks=[self._observe_firing], unit="{alert}",
                                       description="Alerts currently firing, by rule and severity")
         self._firing = self.engine.firing_counts()
-        self.outbox = Outbox(outbox_path)
+        self.outbox = Outbox(outbox_path, agent.file_mode, agent.dir_mode)
         expired = self.outbox.expire(agent.clock() - cfg.outbox_max_age)
         if expired:
-            self._log.warning(EVENT_OUTBOX_EXPIRED, dropped=expired, max_age_s=cfg.outbox_max_age)
+            agent.log.warning(names.EVENT_OUTBOX_EXPIRED, **{names.ATTR_EXPIRED: expired,
+                                                              names.ATTR_OUTBOX_MAX_AGE: cfg.outbox_max_age})
         self.delivery = Delivery(
-            send=self._send, outbox=self.outbox, channels=cfg.channels, log=self._log,
-            sent_counter=sent, failure_counter=failed, max_queue=cfg.queue_size, retries=cfg.retries,
-            backoff=self._backoff_override if self._backoff_override is not None else cfg.backoff,
-            backoff_max=self._backoff_max_override if self._backoff_max_override is not None else cfg.backoff_max,
+            send=agent.notify, outbox=self.outbox, channels=cfg.channels, log=agent.log, now=agent.clock,
+            sent_counter=sent, failure_counter=failed, error_counter=errors, max_queue=cfg.queue_size,
+            retries=cfg.retries, backoff=cfg.backoff, backoff_max=cfg.backoff_max,
         )
-        self.delivery.start()
         leftovers = self.outbox.pending()
+        if self.outbox.unreadable:
+            self._outbox_errors.add(self.outbox.unreadable, {names.ATTR_REASON: names.REASON_OUTBOX_UNREADABLE})
         for entry in leftovers:
-            self.delivery.submit(entry.id, entry.channel, entry.notification)
-        self._log.info(EVENT_STARTED, rules=len(cfg.rules), channels=redacted_channel_config(cfg.channels),
-                       redelivering=len(leftovers))
-
-    def _send(self, notification: Notification, channel: Channel) -> bool | None:
-        if self._agent is None:
-            raise DeliveryError("no_agent", "the alerts plugin was not configured", retryable=False)
-        result: bool | None = self._agent.notify(notification, channel)
-        return result
+            self.delivery.submit(entry.id, entry.channel, entry.notification, entry.created)
+        agent.log.info(names.EVENT_STARTED, **{
+            names.ATTR_RULE_COUNT: len(cfg.rules), names.ATTR_CHANNELS: redacted_channel_config(cfg.channels),
+            names.ATTR_REDELIVERING: len(leftovers),
+        })
 
     def _observe_firing(self, options: CallbackOptions) -> Iterable[Observation]:
         for (rule, severity), count in list(self._firing.items()):
-            yield Observation(count, {"rule": rule, "severity": severity})
+            yield Observation(count, {names.ATTR_RULE: rule, names.ATTR_SEVERITY: severity})
 
     @hookimpl
     def infersight_handle_signals(self, signals: list[Signal], now: float) -> None:
         """Evaluate rules over this tick's signals; persist and queue the notifications due."""
-        engine, cfg = self.engine, self.config
-        if engine is None or cfg is None:
+        engine = self.engine
+        if engine is None:
             return
-        try:
-            notes = engine.evaluate(signals, now)
-        except Exception as exc:  # a bug here must not stop the worker; the next tick tries again
-            self._log.error(EVENT_EVALUATION_ERROR, error=f"{type(exc).__name__}: {exc}", signals=len(signals))
-            return
-        for note in notes:
-            self.enqueue(note, now)
+        for note in engine.evaluate(signals, now):
+            self.enqueue(note)
+        for reason, count in engine.take_skipped().items():
+            self._skipped.add(count, {names.ATTR_REASON: reason})
         self._firing = engine.firing_counts()
         self._write_state(now)
 
-    def enqueue(self, note: Notification, now: float) -> None:
-        """Persist ``note`` in the outbox and queue it for its channel."""
-        if self.outbox is None or self.delivery is None or self.config is None:
+    def enqueue(self, note: Notification) -> None:
+        """Persist ``note`` in the outbox and queue it on its channel's lane."""
+        if self.outbox is None or self.delivery is None or self.config is None or self._agent is None:
             return
-        channel = self.config.channels[note.receiver]
-        replace = note.group_key if channel.type == "alertmanager" else None
+        agent = self._agent
+        alertmanager = self.config.channels[note.receiver].type == "alertmanager"
+        # The agent's clock, not the tick's ``now``: expiry and the endsAt refresh compare against it.
+        created = agent.clock()
+        row: int | None
         try:
-            # The agent's clock, not the tick's ``now``: expiry at the next start compares against it.
-            created = self._agent.clock() if self._agent is not None else now
-            row = self.outbox.add(note.receiver, note, created, replace_key=replace)
-        except Exception as exc:  # disk full or similar: still try to deliver from memory
-            self._log.error(EVENT_OUTBOX_ERROR, error=type(exc).__name__, channel=note.receiver)
-            row = -1
-        if row >= 0:
-            self.delivery.submit(row, note.receiver, note)
+            row = self.outbox.add(note.receiver, note, created, replace_key=note.group_key if alertmanager else None)
+        except (sqlite3.Error, OSError) as exc:  # disk full or similar: deliver from memory, count it
+            self._outbox_errors.add(1, {names.ATTR_REASON: names.REASON_OUTBOX_WRITE})
+            agent.log.error(names.EVENT_OUTBOX_ERROR, **{names.ATTR_REASON: names.REASON_OUTBOX_WRITE,
+                                                          names.ATTR_ERROR: type(exc).__name__,
+                                                          names.ATTR_CHANNEL: note.receiver})
+            row = None
+        self.delivery.submit(row, note.receiver, note, created, supersede=alertmanager)
 
     def _write_state(self, now: float) -> None:
         if self.engine is None or self._agent is None:
             return
         try:
             write_state(self._agent.data_dir, self.engine.snapshot(now), now,
-                        {"undelivered": self.delivery.queued if self.delivery else 0})
-        except Exception as exc:
-            self._log.error(EVENT_OUTBOX_ERROR, error=type(exc).__name__, file="state.json")
+                        {"undelivered": self.delivery.queued if self.delivery else 0},
+                        file_mode=self._agent.file_mode, dir_mode=self._agent.dir_mode)
+        except OSError as exc:  # a full or read-only disk: the next tick tries again
+            self._outbox_errors.add(1, {names.ATTR_REASON: names.REASON_STATE_WRITE})
+            self._agent.log.error(names.EVENT_OUTBOX_ERROR, **{names.ATTR_REASON: names.REASON_STATE_WRITE,
+                                                                names.ATTR_ERROR: type(exc).__name__})
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued notification is delivered or given up; False on timeout."""
@@ -147,10 +153,15 @@ class AlertsPlugin:
             self.outbox = None
 
     @hookimpl
-    def infersight_shutdown(self, agent: Any) -> None:
+    def infersight_shutdown(self, agent: PluginContext) -> None:
         """Give delivery ``shutdown_timeout`` to drain, write the final state, then stop."""
         if self.config is None or self.engine is None:
             return
         self.flush(self.config.shutdown_timeout)
-        self._write_state(agent.clock() if hasattr(agent, "clock") else time.time())
+        self._write_state(agent.clock())
         self.close()
+
+
+def make_plugin() -> AlertsPlugin:
+    """The alerts plugin instance the agent registers (the ``alerts`` entry point)."""
+    return AlertsPlugin()

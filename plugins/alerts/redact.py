@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from agent.plugin import REDACTED, is_secret_key, is_tokenish, redact_data, redact_url
-from agent._types import Channel
+from agent.plugin import REDACTED, Channel, is_secret_key, is_tokenish, redact_data, redact_url
 
 __all__ = ["redact_options", "redact_url", "redacted_channel_config", "scrub"]
 

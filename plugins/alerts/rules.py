@@ -11,11 +11,22 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from agent._errors import ConfigError
+from agent.plugin import (
+    ConfigError,
+    Key,
+    duration,
+    nonempty_string,
+    one_of,
+    optional,
+    parse_table,
+    positive_int,
+    str_list,
+    str_table,
+    string,
+)
 from plugins.alerts.templates import validate_template
-from plugins.alerts.timefmt import parse_duration
 
 CompareOp = Literal[">", ">=", "<", "<=", "==", "!="]
 MatchOp = Literal["=", "!=", "=~", "!~"]
@@ -26,10 +37,6 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=~|!~|!=|=)\s*(?:"(.*)"|(.*?))\s*$')
-RULE_KEYS = frozenset({
-    "name", "signal", "matchers", "op", "threshold", "for", "for_windows", "keep_firing_for",
-    "severity", "labels", "summary", "description", "channels", "no_data_after",
-})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +91,12 @@ class Rule:
         return True
 
 
-def parse_matchers(raw: Any, key: str) -> tuple[Matcher, ...]:
+def matchers(key: str, raw: Any) -> tuple[Matcher, ...]:
     """Matchers from a table ``{model = "fraud"}`` or a list ``['model="fraud"', 'feature=~"amt|age"']``."""
     items: list[tuple[str, str, str]] = []
     if isinstance(raw, Mapping):
-        for label, value in raw.items():
-            if not isinstance(value, str):
-                raise ConfigError(f"{key}.{label}", value, "a string label value")
-            items.append((str(label), "=", value))
+        for label, value in str_table(key, raw).items():
+            items.append((label, "=", value))
     elif isinstance(raw, list):
         for i, text in enumerate(raw):
             m = _MATCHER.match(text) if isinstance(text, str) else None
@@ -111,66 +116,75 @@ def parse_matchers(raw: Any, key: str) -> tuple[Matcher, ...]:
                 pattern = re.compile(value)
             except re.error as exc:
                 raise ConfigError(f"{key}.{label}", value, f"a valid regular expression ({exc})") from None
-        out.append(Matcher(label, op, value, pattern))  # type: ignore[arg-type]
+        out.append(Matcher(label, cast(MatchOp, op), value, pattern))
     return tuple(out)
 
 
+def finite_number(key: str, value: Any) -> float:
+    """Any finite number (a threshold may be negative or zero)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(key, value, "a finite number")
+    return float(value)
+
+
+def label_table(key: str, value: Any) -> dict[str, str]:
+    """Extra alert labels: a table of label name = string value, names as Prometheus allows (plus '.')."""
+    labels = str_table(key, value)
+    for name in labels:
+        if not _LABEL_NAME.match(name):
+            raise ConfigError(key, name, "label names of letters, digits, '_' and '.'")
+    return labels
+
+
+def channel_names(key: str, value: Any) -> tuple[str, ...]:
+    """One channel name or a list of them."""
+    return (value,) if isinstance(value, str) else str_list(key, value)
+
+
+RULE_KEYS: dict[str, Key] = {
+    "name": Key(nonempty_string),
+    "signal": Key(nonempty_string),
+    "op": Key(one_of(*OPERATORS), ">"),
+    "threshold": Key(finite_number),
+    "matchers": Key(matchers, ()),
+    "for": Key(duration, 0.0),
+    "for_windows": Key(positive_int, 1),
+    "keep_firing_for": Key(duration, 0.0),
+    "severity": Key(nonempty_string, "warning"),
+    "labels": Key(label_table, {}),
+    "summary": Key(optional(string)),
+    "description": Key(optional(string)),
+    "channels": Key(optional(channel_names)),
+    "no_data_after": Key(optional(duration)),
+}
+"""The keys of one ``[[alerts.rules]]`` table; ``signal`` and ``threshold`` are required."""
+
+_REQUIRED = {"signal": "a signal name such as 'ml.drift.effect_size'", "threshold": "a finite number"}
+
+
 def parse_rule(raw: Any, index: int, channels: Mapping[str, Any], default_channels: tuple[str, ...]) -> Rule:
-    """Validate one ``[[alerts.rules]]`` table; ``ConfigError`` names the rule and the bad field."""
+    """Check one ``[[alerts.rules]]`` table; ``ConfigError`` names the rule and the bad field."""
     base = f"alerts.rules[{index}]"
     if not isinstance(raw, Mapping):
         raise ConfigError(base, raw, "a table with name, signal, op and threshold")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{base}.name", name, "a non-empty rule name")
+    name = nonempty_string(f"{base}.name", raw.get("name"))
     key = f"alerts.rules[{name!r}]"
-    unknown = sorted(set(raw) - RULE_KEYS)
-    if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", raw[unknown[0]], f"one of {sorted(RULE_KEYS)}")
-    signal = raw.get("signal")
-    if not isinstance(signal, str) or not signal:
-        raise ConfigError(f"{key}.signal", signal, "a signal name such as 'ml.drift.psi'")
-    op = raw.get("op", ">")
-    if op not in OPERATORS:
-        raise ConfigError(f"{key}.op", op, f"one of {list(OPERATORS)}")
-    threshold = raw.get("threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
-        raise ConfigError(f"{key}.threshold", threshold, "a finite number")
-    matchers = parse_matchers(raw.get("matchers", {}), f"{key}.matchers")
-    for_seconds = parse_duration(raw.get("for", 0), f"{key}.for")
-    for_windows = raw.get("for_windows", 1)
-    if isinstance(for_windows, bool) or not isinstance(for_windows, int) or for_windows < 1:
-        raise ConfigError(f"{key}.for_windows", for_windows, "an integer >= 1 (consecutive evaluations)")
-    keep = parse_duration(raw.get("keep_firing_for", 0), f"{key}.keep_firing_for")
-    severity = raw.get("severity", "warning")
-    if not isinstance(severity, str) or not severity:
-        raise ConfigError(f"{key}.severity", severity, "a severity such as 'critical', 'warning' or 'info'")
-    labels = raw.get("labels", {})
-    if not isinstance(labels, Mapping) or not all(
-        isinstance(k, str) and _LABEL_NAME.match(k) and isinstance(v, str) for k, v in labels.items()
-    ):
-        raise ConfigError(f"{key}.labels", labels, "a table of label name = string value")
-    label_names = [m.label for m in matchers] + list(labels)
-    summary = raw.get("summary")
-    if summary is not None:
-        validate_template(summary, f"{key}.summary", label_names)
-    description = raw.get("description")
-    if description is not None:
-        validate_template(description, f"{key}.description", label_names)
-    chans = raw.get("channels", list(default_channels))
-    if isinstance(chans, str):
-        chans = [chans]
-    if not isinstance(chans, list) or not all(isinstance(c, str) for c in chans):
-        raise ConfigError(f"{key}.channels", chans, "a list of channel names")
+    v = parse_table(key, raw, RULE_KEYS)
+    for required, expected in _REQUIRED.items():
+        if v[required] is None:
+            raise ConfigError(f"{key}.{required}", None, expected)
+    label_names = [m.label for m in v["matchers"]] + list(v["labels"])
+    for text in ("summary", "description"):
+        if v[text] is not None:
+            validate_template(v[text], f"{key}.{text}", label_names)
+    chans = v["channels"] if v["channels"] is not None else default_channels
     for c in chans:
         if c not in channels:
-            expected = f"a channel defined under [alerts.channels]: {sorted(channels)}"
-            raise ConfigError(f"{key}.channels", c, expected)
-    no_data = raw.get("no_data_after")
-    no_data_after = None if no_data is None else parse_duration(no_data, f"{key}.no_data_after")
+            raise ConfigError(f"{key}.channels", c, f"a channel defined under [alerts.channels]: {sorted(channels)}")
     return Rule(
-        name=name, signal=signal, op=op, threshold=float(threshold), matchers=matchers,
-        for_seconds=for_seconds, for_windows=for_windows, keep_firing_for=keep, severity=severity,
-        labels=dict(labels), summary=summary, description=description, channels=tuple(dict.fromkeys(chans)),
-        no_data_after=no_data_after,
+        name=name, signal=v["signal"], op=cast(CompareOp, v["op"]), threshold=v["threshold"],
+        matchers=v["matchers"], for_seconds=v["for"], for_windows=v["for_windows"],
+        keep_firing_for=v["keep_firing_for"], severity=v["severity"], labels=v["labels"],
+        summary=v["summary"], description=v["description"], channels=tuple(dict.fromkeys(chans)),
+        no_data_after=v["no_data_after"],
     )

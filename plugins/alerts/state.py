@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from plugins.alerts.engine import AlertRow
+from plugins.alerts.files import DIR_MODE, FILE_MODE, private_dir, write_private
 from plugins.alerts.timefmt import human_duration, rfc3339
 
 STATE_FILE = Path("alerts") / "state.json"
@@ -28,19 +28,18 @@ def _clean(value: Any) -> Any:
 
 
 def write_state(
-    data_dir: Path, rows: list[AlertRow], now: float, extra: dict[str, Any] | None = None
+    data_dir: Path, rows: list[AlertRow], now: float, extra: dict[str, Any] | None = None, *,
+    file_mode: int = FILE_MODE, dir_mode: int = DIR_MODE,
 ) -> None:
-    """Atomically replace the state file with ``rows`` (write to a temp file, then rename)."""
+    """Atomically replace the state file (owner-only by default) with ``rows``: a temp file, then a rename."""
     path = state_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent, dir_mode)
     doc = {
         "written_at": now,
         "alerts": [{k: _clean(v) for k, v in asdict(r).items()} for r in rows],
         **(extra or {}),
     }
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_private(path, json.dumps(doc, indent=1, sort_keys=True), file_mode)
 
 
 def read_state(data_dir: Path) -> dict[str, Any] | None:

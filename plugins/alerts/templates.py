@@ -14,7 +14,7 @@ import string
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agent._errors import ConfigError
+from agent.plugin import ConfigError
 
 BASE_FIELDS = frozenset(
     {"value", "threshold", "op", "delta", "since", "rule", "signal", "severity", "command", "for"}
@@ -104,10 +104,8 @@ def sample_context(extra_labels: Iterable[str] = ()) -> dict[str, Any]:
     }
 
 
-def validate_template(template: Any, key: str, extra_labels: Iterable[str] = ()) -> str:
+def validate_template(template: str, key: str, extra_labels: Iterable[str] = ()) -> str:
     """Return ``template`` when every placeholder is known and well formed; ConfigError naming ``key``."""
-    if not isinstance(template, str):
-        raise ConfigError(key, template, "a string template")
     allowed = allowed_fields(extra_labels)
     try:
         parsed = list(string.Formatter().parse(template))

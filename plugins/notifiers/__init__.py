@@ -1,7 +1,9 @@
 """Built-in notifier plugins, one per channel type: log, webhook, alertmanager, otlp, email.
 
 Each implements ``infersight_notify`` and returns None for channel types it does not own,
-so a third-party plugin adds a channel type the same way.
+so a third-party plugin adds a channel type the same way. Failures are ``DeliveryError``
+(``agent.plugin``) with a secret-free message. Every name they emit is in
+``plugins.notifiers.names``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from plugins.notifiers.alertmanager import AlertmanagerNotifier
 from plugins.notifiers.email import EmailNotifier
 from plugins.notifiers.log import LogNotifier
 from plugins.notifiers.otlp import OtlpNotifier
+from plugins.notifiers.plugin import make_plugins
 from plugins.notifiers.webhook import WebhookNotifier
 
 __all__ = [
@@ -20,8 +23,3 @@ __all__ = [
     "WebhookNotifier",
     "make_plugins",
 ]
-
-
-def make_plugins() -> list[object]:
-    """One instance of every built-in notifier."""
-    return [LogNotifier(), WebhookNotifier(), AlertmanagerNotifier(), OtlpNotifier(), EmailNotifier()]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent._types import Channel
-from agent.hookspecs import hookimpl
+from agent.plugin import Channel, PluginContext, hookimpl
 
 
 class LoggingNotifier:
@@ -15,7 +14,7 @@ class LoggingNotifier:
         self.log: Any = None
 
     @hookimpl
-    def infersight_configure(self, config: dict[str, Any], agent: Any) -> None:
+    def infersight_configure(self, agent: PluginContext) -> None:
         """Keep the agent's logger."""
         self.log = agent.log
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import socket
 import ssl
@@ -12,8 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from plugins.alerts.delivery import DeliveryError
-from plugins.alerts.redact import redact_url
+from agent.plugin import DeliveryError, redact_url
 
 USER_AGENT = "infersight-alerts/0.1"
 
@@ -42,18 +42,26 @@ def split_userinfo(url: str) -> tuple[str, str | None]:
 
 
 def post_json(url: str, body: Any, *, headers: Mapping[str, str], timeout: float, verify_tls: bool = True) -> int:
-    """POST ``body`` as JSON; return the status, raise ``DeliveryError`` (secret-free) on failure."""
-    data = json.dumps(body).encode()
-    target, basic = split_userinfo(url)
-    req = urllib.request.Request(target, data=data, method="POST")
-    if basic is not None:
-        req.add_header("Authorization", basic)
-    req.add_header("Content-Type", "application/json")
-    req.add_header("User-Agent", USER_AGENT)
-    for name, value in headers.items():
-        req.add_header(name, value)
+    """POST ``body`` as JSON; return the status, raise ``DeliveryError`` (secret-free) on failure.
+
+    Messages name the URL with credentials and tokens masked and the error's type, never
+    its text: urllib and http.client quote the URL, a header value or a port in theirs.
+    """
     shown = redact_url(url)
     context = tls_context(verify_tls) if url.startswith("https:") else None
+    try:
+        data = json.dumps(body).encode()
+        target, basic = split_userinfo(url)
+        req = urllib.request.Request(target, data=data, method="POST")
+        if basic is not None:
+            req.add_header("Authorization", basic)
+        req.add_header("Content-Type", "application/json")
+        req.add_header("User-Agent", USER_AGENT)
+        for name, value in headers.items():
+            req.add_header(name, value)
+    except ValueError as exc:  # a malformed URL or port
+        raise DeliveryError("invalid_request", f"cannot build a request to {shown}: {type(exc).__name__}",
+                            retryable=False) from None
     try:
         with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             resp.read()
@@ -72,5 +80,8 @@ def post_json(url: str, body: Any, *, headers: Mapping[str, str], timeout: float
                                 retryable=False) from None
         kind = type(exc.reason).__name__ if isinstance(exc.reason, BaseException) else "error"
         raise DeliveryError("connection", f"cannot reach {shown}: {kind}") from None
-    except (ConnectionError, OSError) as exc:
+    except (ConnectionError, OSError, http.client.HTTPException) as exc:
         raise DeliveryError("connection", f"cannot reach {shown}: {type(exc).__name__}") from None
+    except ValueError as exc:  # http.client: a header value with a line break, a bad port (text quotes them)
+        raise DeliveryError("invalid_request", f"cannot send to {shown}: {type(exc).__name__}",
+                            retryable=False) from None

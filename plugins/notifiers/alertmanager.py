@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from agent._types import Channel, Notification
-from agent.hookspecs import hookimpl
+from agent.plugin import Channel, Notification, hookimpl
 from plugins.notifiers._http import post_json
 from plugins.notifiers.payloads import alertmanager_api_alerts
 
@@ -21,7 +20,7 @@ class AlertmanagerNotifier:
 
     @hookimpl
     def infersight_notify(self, notification: Notification, channel: Channel) -> bool | None:
-        """Deliver when ``channel.type == "alertmanager"``; None for other types; raise on failure."""
+        """Deliver when ``channel.type == "alertmanager"``; None for other types; raise DeliveryError on failure."""
         if channel.type != "alertmanager":
             return None
         opts = channel.options

@@ -5,17 +5,15 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from agent._types import Channel, Notification
-from agent.hookspecs import hookimpl
-from plugins.alerts.delivery import DeliveryError
+from agent.plugin import Channel, DeliveryError, Notification, hookimpl
 from plugins.notifiers._http import tls_context
-from plugins.notifiers.payloads import headline, text_body
+from plugins.notifiers.payloads import mail_subject, text_body
 
 
 def build_message(n: Notification, sender: str, recipients: list[str]) -> EmailMessage:
     """The mail for a notification: the headline as subject, every alert in the body."""
     msg = EmailMessage()
-    msg["Subject"] = f"InferSight {headline(n)}"
+    msg["Subject"] = mail_subject(n)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     msg.set_content(text_body(n))
@@ -33,8 +31,12 @@ class EmailNotifier:
         o = channel.options
         host, port, timeout = str(o["host"]), int(o.get("port", 587)), float(o.get("timeout", 10.0))
         recipients = list(o["to"])
-        msg = build_message(notification, str(o["from"]), recipients)
         where = f"{host}:{port}"
+        try:
+            msg = build_message(notification, str(o["from"]), recipients)
+        except ValueError as exc:  # an address with a line break: the header cannot be written
+            raise DeliveryError("invalid_message", f"cannot build the mail for {where}: {type(exc).__name__}",
+                                retryable=False) from None
         try:
             with smtplib.SMTP(host, port, timeout=timeout) as smtp:
                 if o.get("starttls", True):
@@ -53,4 +55,7 @@ class EmailNotifier:
             raise DeliveryError("timeout", f"no SMTP response from {where} within {timeout:g}s") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError("connection", f"SMTP to {where} failed: {type(exc).__name__}") from None
+        except (UnicodeError, ValueError) as exc:  # e.g. a non-ASCII password for AUTH (its text quotes it)
+            raise DeliveryError("invalid_message", f"SMTP to {where} failed: {type(exc).__name__}",
+                                retryable=False) from None
         return True

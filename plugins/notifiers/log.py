@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from agent._types import Channel, Notification
-from agent.hookspecs import hookimpl
+from agent.plugin import Channel, Notification, hookimpl
 from plugins.notifiers._base import LoggingNotifier
+from plugins.notifiers.names import (
+    ATTR_ALERTS,
+    ATTR_CHANNEL,
+    ATTR_GROUP_KEY,
+    ATTR_HEADLINE,
+    ATTR_STATUS,
+    EVENT_NOTIFICATION,
+)
 from plugins.notifiers.payloads import headline
-
-EVENT_NOTIFICATION = "ml.alerts.notification"
 
 
 class LogNotifier(LoggingNotifier):
@@ -20,13 +25,12 @@ class LogNotifier(LoggingNotifier):
             return None
         log = self.logger(channel)
         emit = log.warning if notification.status == "firing" else log.info
-        emit(
-            EVENT_NOTIFICATION,
-            channel=channel.name,
-            headline=headline(notification),
-            status=notification.status,
-            group_key=notification.group_key,
-            alerts=[
+        emit(EVENT_NOTIFICATION, **{
+            ATTR_CHANNEL: channel.name,
+            ATTR_HEADLINE: headline(notification),
+            ATTR_STATUS: notification.status,
+            ATTR_GROUP_KEY: notification.group_key,
+            ATTR_ALERTS: [
                 {
                     "status": a.status, "rule": a.rule, "severity": a.severity, "labels": dict(a.labels),
                     "summary": a.annotations.get("summary", ""),
@@ -35,5 +39,5 @@ class LogNotifier(LoggingNotifier):
                 }
                 for a in notification.alerts
             ],
-        )
+        })
         return True

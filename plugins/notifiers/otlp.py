@@ -1,19 +1,33 @@
-"""The ``otlp`` channel: one log event per alert (``ml.alert``), its level taken from the alert's severity.
+"""The ``otlp`` channel: one log event per alert (``ml.alerts.alert``), its level taken from the alert's severity.
 
 Events go through the agent's logger, which the core exports over OTLP; the level maps to
 the OpenTelemetry severity number, so a log backend can filter alerts by severity.
+Attributes are ``ml.alerts.*``, one ``ml.alerts.label.<name>`` per alert label.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from agent._types import Alert, Channel, Notification
-from agent.hookspecs import hookimpl
-from plugins.alerts.timefmt import rfc3339
+from agent.plugin import Alert, Channel, Notification, hookimpl
 from plugins.notifiers._base import LoggingNotifier
+from plugins.notifiers.names import (
+    ATTR_CHANNEL,
+    ATTR_DESCRIPTION,
+    ATTR_ENDS_AT,
+    ATTR_FINGERPRINT,
+    ATTR_RULE,
+    ATTR_SEVERITY,
+    ATTR_STARTS_AT,
+    ATTR_STATUS,
+    ATTR_SUMMARY,
+    ATTR_THRESHOLD,
+    ATTR_VALUE,
+    EVENT_ALERT,
+    label_attribute,
+)
+from plugins.notifiers.timefmt import rfc3339
 
-EVENT_ALERT = "ml.alert"
 LEVELS = {
     "critical": "critical", "page": "critical", "fatal": "critical", "error": "error", "high": "error",
     "warning": "warning", "warn": "warning", "medium": "warning", "info": "info", "low": "info",
@@ -29,23 +43,23 @@ def severity_level(severity: str, status: str) -> str:
 
 
 def alert_attributes(a: Alert, channel: str) -> dict[str, Any]:
-    """The event's attributes, under ``ml.alert.*``."""
+    """The event's attributes, under ``ml.alerts.*``."""
     attrs: dict[str, Any] = {
-        "ml.alert.channel": channel,
-        "ml.alert.rule": a.rule,
-        "ml.alert.status": a.status,
-        "ml.alert.severity": a.severity,
-        "ml.alert.fingerprint": a.fingerprint,
-        "ml.alert.value": a.value,
-        "ml.alert.threshold": a.threshold,
-        "ml.alert.starts_at": rfc3339(a.starts_at),
-        "ml.alert.summary": a.annotations.get("summary", ""),
-        "ml.alert.description": a.annotations.get("description", ""),
+        ATTR_CHANNEL: channel,
+        ATTR_RULE: a.rule,
+        ATTR_STATUS: a.status,
+        ATTR_SEVERITY: a.severity,
+        ATTR_FINGERPRINT: a.fingerprint,
+        ATTR_VALUE: a.value,
+        ATTR_THRESHOLD: a.threshold,
+        ATTR_STARTS_AT: rfc3339(a.starts_at),
+        ATTR_SUMMARY: a.annotations.get("summary", ""),
+        ATTR_DESCRIPTION: a.annotations.get("description", ""),
     }
     if a.ends_at is not None:
-        attrs["ml.alert.ends_at"] = rfc3339(a.ends_at)
+        attrs[ATTR_ENDS_AT] = rfc3339(a.ends_at)
     for k, v in a.labels.items():
-        attrs[f"ml.alert.label.{k}"] = v
+        attrs[label_attribute(k)] = v
     return attrs
 
 
@@ -59,7 +73,6 @@ class OtlpNotifier(LoggingNotifier):
             return None
         log = self.logger(channel)
         for a in notification.alerts:
-            level = severity_level(a.severity, a.status)
-            emit = getattr(log, level, None) or log.warning
+            emit = getattr(log, severity_level(a.severity, a.status), None) or log.warning
             emit(EVENT_ALERT, **alert_attributes(a, channel.name))
         return True

@@ -1,12 +1,23 @@
-"""Pure payload builders: Alertmanager webhook v4, Alertmanager API v2 alerts, Slack text, email text."""
+"""Pure payload builders: Alertmanager webhook v4, Alertmanager API v2 alerts, Slack text, email text.
+
+Label values, summaries and descriptions come from request data (a feature name, a model
+name) through templates, so text for a markup is escaped for that markup: Slack's
+``&``, ``<`` and ``>`` (a value cannot post ``<!channel>`` or a disguised link) and the
+plain-text mentions that Slack-compatible chats expand (``@channel``, ``@here``). Mail
+subjects lose line breaks. JSON payloads carry data, not markup, and are left as they are.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from agent._types import Alert, Notification
-from plugins.alerts.timefmt import rfc3339
+from agent.plugin import Alert, Notification
+from plugins.notifiers.timefmt import rfc3339
+
+_MENTION = re.compile(r"@(channel|here|everyone|all)\b", re.IGNORECASE)
+_ZERO_WIDTH_SPACE = "\u200b"
 
 
 def _common(maps: list[Mapping[str, str]]) -> dict[str, str]:
@@ -87,13 +98,27 @@ def text_body(n: Notification) -> str:
     return "\n".join(lines)
 
 
+def slack_escape(text: str) -> str:
+    """``text`` safe inside Slack mrkdwn: ``&<>`` as entities (no links, ``<!channel>`` or ``<@user>``),
+    and ``@channel``/``@here``/``@everyone``/``@all`` broken so no chat expands them into a mention."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MENTION.sub(lambda m: "@" + _ZERO_WIDTH_SPACE + m.group(1), escaped)
+
+
 def slack_payload(n: Notification) -> dict[str, Any]:
-    """A Slack-compatible incoming-webhook body (``text`` in mrkdwn)."""
-    parts = [f"*{headline(n)}*"]
+    """A Slack-compatible incoming-webhook body (``text`` in mrkdwn); every piece of data escaped."""
+    parts = [f"*{slack_escape(headline(n))}*"]
     for a in n.alerts:
         icon = ":red_circle:" if a.status == "firing" else ":large_green_circle:"
-        parts.append(f"{icon} *{a.annotations.get('summary', a.rule)}*")
+        parts.append(f"{icon} *{slack_escape(a.annotations.get('summary', a.rule))}*")
         if a.annotations.get("description"):
-            parts.append(f"> {a.annotations['description']}")
+            # One quote marker per line: a line break in the data cannot step out of the quote.
+            quoted = "\n".join(f"> {line}" for line in slack_escape(a.annotations["description"]).splitlines())
+            parts.append(quoted)
     return {"text": "\n".join(parts)}
+
+
+def mail_subject(n: Notification) -> str:
+    """The mail subject: the headline on one line (a label value cannot add a header)."""
+    return " ".join(f"InferSight {headline(n)}".split())
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent._types import Channel, Notification
-from agent.hookspecs import hookimpl
+from agent.plugin import Channel, Notification, hookimpl
 from plugins.notifiers._http import post_json
 from plugins.notifiers.payloads import alertmanager_webhook_payload, slack_payload
 
@@ -13,18 +12,9 @@ from plugins.notifiers.payloads import alertmanager_webhook_payload, slack_paylo
 class WebhookNotifier:
     """POSTs each notification as JSON to ``url`` with the configured headers."""
 
-    def __init__(self) -> None:
-        self.external_url = ""
-
-    @hookimpl
-    def infersight_configure(self, config: dict[str, Any], agent: Any) -> None:
-        """Remember ``alerts.external_url`` for the payload's ``externalURL``."""
-        alerts = config.get("alerts", {}) if isinstance(config, dict) else {}
-        self.external_url = str(alerts.get("external_url", "")) if isinstance(alerts, dict) else ""
-
     @hookimpl
     def infersight_notify(self, notification: Notification, channel: Channel) -> bool | None:
-        """Deliver when ``channel.type == "webhook"``; None for other types; raise on failure."""
+        """Deliver when ``channel.type == "webhook"``; None for other types; raise DeliveryError on failure."""
         if channel.type != "webhook":
             return None
         opts = channel.options
@@ -32,7 +22,8 @@ class WebhookNotifier:
             body: Any = slack_payload(notification)
         else:
             body = alertmanager_webhook_payload(
-                notification, external_url=self.external_url, max_alerts=int(opts.get("max_alerts", 0))
+                notification, external_url=str(opts.get("external_url", "")),
+                max_alerts=int(opts.get("max_alerts", 0)),
             )
         post_json(opts["url"], body, headers=opts.get("headers", {}), timeout=float(opts.get("timeout", 10.0)),
                   verify_tls=bool(opts.get("verify_tls", True)))

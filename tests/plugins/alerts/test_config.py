@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from agent._errors import ConfigError
+from agent.plugin import ConfigError
 from plugins.alerts.config import parse_alerts_config
-from plugins.alerts.timefmt import parse_duration
 
 GOOD = {"name": "drift-high", "signal": "ml.drift.psi", "op": ">", "threshold": 0.2}
 
@@ -91,6 +90,16 @@ BAD_SECTIONS = [
     ({"channels": {"m": {"type": "email", "host": "h", "from": "a@x", "to": "b@x", "port": "25"}}},
      "alerts.channels.m.port"),
     ({"channels": {"x": {}}}, "alerts.channels.x.type"),
+    ({"channels": {"hook": {"type": "webhook", "url": "http://h", "hedaers": {}}}}, "alerts.channels.hook.hedaers"),
+    ({"channels": {"hook": {"type": "webhook", "url": "http://h:99999/x"}}}, "alerts.channels.hook.url"),
+    ({"channels": {"m": {"type": "email", "host": "h", "from": "a@x", "to": "b@x", "port": 70000}}},
+     "alerts.channels.m.port"),
+    ({"channels": {"m": {"type": "email", "host": "h", "from": "a@x", "to": []}}}, "alerts.channels.m.to"),
+    ({"channels": {"o": {"type": "otlp", "url": "http://h"}}}, "alerts.channels.o.url"),
+    ({"backoff_max": "1000d"}, "alerts.backoff_max"),
+    ({"shutdown_timeout": 1e300}, "alerts.shutdown_timeout"),
+    ({"group_by": ["rule", " "]}, "alerts.group_by"),
+    ({"resolve_timeout": "5m"}, "alerts.resolve_timeout"),
 ]
 
 
@@ -137,13 +146,22 @@ def test_custom_channel_type_passes_options_through() -> None:
     assert (cfg.channels["pd"].type, cfg.channels["pd"].options["routing_key"]) == ("pagerduty", "k")
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("250ms", 0.25),
-                                               (12, 12.0), (0.5, 0.5), ("2d", 172800.0)])
-def test_parse_duration_accepts_numbers_and_prometheus_strings(text: Any, seconds: float) -> None:
-    assert parse_duration(text, "k") == seconds
+def test_renamed_key_points_to_its_new_name() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_alerts_config({"resolve_timeout": "5m"})
+    assert "'no_data_after'" in str(info.value)
 
 
-@pytest.mark.parametrize("text", ["", "5", "m5", "5 m", "1h x", True, None, float("nan")])
-def test_parse_duration_rejects_other_text(text: Any) -> None:
-    with pytest.raises(ConfigError):
-        parse_duration(text, "k")
+def test_unknown_key_names_the_closest_known_one() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_alerts_config({"group_intervall": "5m"})
+    assert "did you mean 'group_interval'" in str(info.value)
+
+
+def test_webhook_channel_takes_the_section_external_url_unless_it_has_its_own() -> None:
+    cfg = parse_alerts_config({"external_url": "http://dash", "channels": {
+        "a": {"type": "webhook", "url": "http://h/a"},
+        "b": {"type": "webhook", "url": "http://h/b", "external_url": "http://other"},
+    }})
+    assert (cfg.channels["a"].options["external_url"], cfg.channels["b"].options["external_url"]) == (
+        "http://dash", "http://other")

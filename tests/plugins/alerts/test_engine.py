@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent._types import Notification, Signal
+from agent.plugin import Notification, Signal
 from plugins.alerts.config import parse_alerts_config
 from plugins.alerts.engine import AlertEngine
 
@@ -192,13 +192,56 @@ def test_alert_carries_labels_value_threshold_and_times() -> None:
 def test_default_description_says_what_by_how_much_since_when_and_where_to_look() -> None:
     e = engine()
     (note,) = e.evaluate([sig(0.5)], now=0.0)
-    desc = note.alerts[0].annotations["description"]
-    assert "ml.drift.psi" in desc and "model=fraud" in desc and "version=3" in desc and "feature=amount" in desc
-    assert "0.5" in desc and "> 0.2" in desc and "by 0.3" in desc
-    assert "since 1970-01-01T00:00:00.000Z" in desc
-    assert "infersight drift" in desc and "infersight alerts" in desc
-    summary = note.alerts[0].annotations["summary"]
-    assert summary == "drift-high: ml.drift.psi = 0.5 > 0.2 (model=fraud version=3 feature=amount)"
+    ann = note.alerts[0].annotations
+    assert ann["summary"] == "ml.drift.psi is 0.5 (threshold: > 0.2) for model=fraud version=3 feature=amount"
+    assert ann["description"] == (
+        "ml.drift.psi for model=fraud version=3 feature=amount is 0.5, above the threshold of 0.2 by 0.3"
+        " (150% over it); the condition has held since 1970-01-01T00:00:00.000Z (for 0s). Details: test=psi."
+        " Severity warning, rule drift-high. Run `infersight drift` to see more and `infersight alerts`"
+        " for alert state."
+    )
+
+
+def detected(value: float, op: str, threshold: float) -> dict[str, str]:
+    """Annotations of a firing alert on the 0/1 ``ml.drift.detected`` signal under ``op threshold``."""
+    e = engine({"signal": "ml.drift.detected", "op": op, "threshold": threshold})
+    (note,) = e.evaluate([Signal("ml.drift.detected", value, {"model": "fraud", "feature": "amount"})], now=0.0)
+    return dict(note.alerts[0].annotations)
+
+
+@pytest.mark.parametrize(("op", "threshold", "summary", "said"), [
+    (">=", 1, "ml.drift.detected is 1 (threshold: >= 1) for model=fraud feature=amount",
+     "is 1, at the threshold (>= 1);"),
+    ("==", 1, "ml.drift.detected is 1 (alerts when == 1) for model=fraud feature=amount",
+     "is 1, the value the rule alerts on (== 1);"),
+    ("!=", 0, "ml.drift.detected is 1 (alerts when != 0) for model=fraud feature=amount",
+     "is 1, the value the rule alerts on (!= 0);"),
+    (">", 0.5, "ml.drift.detected is 1 (threshold: > 0.5) for model=fraud feature=amount",
+     "is 1, above the threshold of 0.5;"),
+])
+def test_equality_and_flag_rules_read_as_words_without_a_meaningless_margin(
+    op: str, threshold: float, summary: str, said: str
+) -> None:
+    ann = detected(1.0, op, threshold)
+    assert ann["summary"] == summary
+    assert said in ann["description"]
+    assert " by 0" not in ann["description"] and "% of the threshold" not in ann["description"]
+
+
+def test_below_threshold_rule_says_by_how_much_under() -> None:
+    e = engine({"signal": "ml.performance.accuracy", "op": "<", "threshold": 0.8})
+    (note,) = e.evaluate([Signal("ml.performance.accuracy", 0.6, {"model": "fraud"})], now=0.0)
+    ann = note.alerts[0].annotations
+    assert ann["summary"] == "ml.performance.accuracy is 0.6 (threshold: < 0.8) for model=fraud"
+    assert "is 0.6, below the threshold of 0.8 by 0.2 (25% under it);" in ann["description"]
+
+
+def test_zero_threshold_rule_gives_the_margin_without_a_percentage() -> None:
+    e = engine({"signal": "ml.agent.dropped", "threshold": 0})
+    (note,) = e.evaluate([Signal("ml.agent.dropped", 12.0, {"reason": "queue_full"})], now=0.0)
+    ann = note.alerts[0].annotations
+    assert ann["summary"] == "ml.agent.dropped is 12 (threshold: > 0) for all models"
+    assert "is 12, above the threshold of 0 by 12;" in ann["description"]
 
 
 def test_templates_render_value_labels_and_details() -> None:
@@ -233,6 +276,17 @@ def test_series_cap_counts_dropped_series() -> None:
     e = AlertEngine(cfg, max_series=2)
     e.evaluate([sig(0.1, f"f{i}") for i in range(5)], now=0.0)
     assert (e.series_count, e.dropped_series) == (2, 3)
+    assert e.take_skipped() == {"series_limit": 3} and e.take_skipped() == {}
+
+
+def test_integer_and_numpy_values_are_samples_text_is_skipped() -> None:
+    import numpy as np
+
+    e = engine()
+    notes = e.evaluate([sig(np.float32(0.5), "a"), sig(1, "b"), sig("0.5", "c"), sig(None, "d")],  # type: ignore[arg-type]
+                       now=0.0)
+    assert sorted(a.labels["feature"] for a in notes[0].alerts) == ["a", "b"]
+    assert e.take_skipped() == {"not_a_number": 2}
 
 
 def test_firing_counts_by_rule_and_severity() -> None:

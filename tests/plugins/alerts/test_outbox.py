@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent._types import Alert, Notification
+from agent.plugin import Alert, Notification
 from plugins.alerts.outbox import Outbox, notification_from_dict, notification_to_dict
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent._errors import ConfigError
+from agent.plugin import ConfigError
 from plugins.alerts.templates import render_template, split_field, validate_template
 
 

@@ -1,48 +1,114 @@
-"""``infersight drift REF CUR``: the offline comparison, contributed to the command line by the drift plugin."""
+"""``infersight drift REF CUR``: the offline comparison, contributed to the command line by the drift plugin.
+
+Exit codes: 0 no drift, 1 drift found, 2 bad input (a missing or unreadable file, an
+option out of range, an unwritable ``--html`` path), with one line on stderr naming the
+file or option, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from agent.plugin import load_table
+from agent.plugin import describe_exception, load_table
 from plugins.drift.config import DriftConfig
 from plugins.drift.offline import compare, format_table, report_to_json
+
+PROG = "infersight drift"
+
+
+class BadInputError(Exception):
+    """A command-line input the comparison cannot use; the message is the one line printed."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``infersight drift``."""
-    drift = subparsers.add_parser("drift", help="compare a reference and a current dataset; exit 1 on drift")
-    drift.add_argument("reference")
-    drift.add_argument("current")
-    drift.add_argument("--features", nargs="*", default=None)
-    drift.add_argument("--tests", nargs="*", default=None)
-    drift.add_argument("--json", action="store_true")
+    drift = subparsers.add_parser(
+        "drift", help="compare a reference and a current dataset; exit 1 on drift, 2 on bad input",
+        description="Compare a current dataset with a reference (.npz, .npy, .csv or .parquet). "
+                    "Exit 0: no drift; 1: drift found; 2: bad input.",
+    )
+    drift.add_argument("reference", help="reference (training) data file")
+    drift.add_argument("current", help="current data file")
+    drift.add_argument("--features", nargs="*", default=None, help="only these features")
+    drift.add_argument("--tests", nargs="*", default=None,
+                       help="ks or cvm, and mmd, mmd_linear, lsdd or none for the joint test")
+    drift.add_argument("--json", action="store_true", help="print the results as JSON")
     drift.add_argument("--html", default=None, help="also write an HTML report to this path")
-    drift.add_argument("--alpha", type=float, default=0.05)
+    drift.add_argument("--alpha", default="0.05", help="significance level, strictly between 0 and 1 (0.05)")
     drift.set_defaults(func=run_drift)
 
 
 def run_drift(args: argparse.Namespace) -> int:
-    """0 no drift, 1 drift found, 2 bad input."""
+    """0 no drift, 1 drift found, 2 bad input (one line on stderr)."""
     try:
-        reference = load_table(args.reference)
-        current = load_table(args.current)
-        config = replace(DriftConfig(), alpha=args.alpha)
-        report = compare(reference, current, features=args.features, tests=args.tests, config=config)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        alpha = _alpha(args.alpha)
+        html = _writable(args.html) if args.html else None
+        reference = _load(args.reference, "reference")
+        current = _load(args.current, "current")
+        try:
+            report = compare(reference, current, features=args.features, tests=args.tests,
+                             config=replace(DriftConfig(), alpha=alpha))
+        except ValueError as exc:  # unknown test or feature names
+            raise BadInputError(str(exc)) from None
+        if html is not None:
+            _write_html(report, html)
+    except BadInputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(report_to_json(report), indent=2, default=str))
     else:
         print(format_table(report))
-    if args.html:
-        from plugins.report import build_drift_report
-
-        build_drift_report(report, args.html)
-        print(f"HTML report written to {args.html}", file=sys.stderr if args.json else sys.stdout)
+    if html is not None:
+        print(f"HTML report written to {html}", file=sys.stderr if args.json else sys.stdout)
     return 1 if report.drifted else 0
+
+
+def _alpha(text: Any) -> float:
+    try:
+        alpha = float(text)
+    except (TypeError, ValueError):
+        alpha = math.nan
+    if not (math.isfinite(alpha) and 0.0 < alpha < 1.0):
+        raise BadInputError(f"--alpha: got {text!r}, expected a number strictly between 0 and 1")
+    return alpha
+
+
+def _load(path: str, what: str) -> dict[str, Any]:
+    if not Path(path).exists():
+        raise BadInputError(f"the {what} file {path!r} does not exist")
+    try:
+        return load_table(path)
+    except Exception as exc:  # any file we cannot read is bad input (exit 2), whatever failed inside
+        raise BadInputError(f"cannot read the {what} file {path!r}: {describe_exception(exc)}") from None
+
+
+def _writable(path: str) -> Path:
+    """The ``--html`` path, checked before any work: missing directories can be created, the file written."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise BadInputError(f"--html: {path!r} is a directory, expected a file path")
+    ancestor = p.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise BadInputError(f"--html: cannot write {path!r}: {str(ancestor)!r} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise BadInputError(f"--html: cannot write {path!r}: permission denied")
+    return p
+
+
+def _write_html(report: Any, path: Path) -> None:
+    from plugins.report import build_drift_report
+
+    try:
+        build_drift_report(report, path)
+    except OSError as exc:
+        raise BadInputError(f"--html: cannot write {str(path)!r}: {describe_exception(exc)}") from None

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from plugins.drift import effects
+from agent.plugin import FeatureType, infer_feature_types
+from plugins.drift import effects, names
 from plugins.drift.config import DriftConfig, Multivariate
 from plugins.drift.correction import correct
 from plugins.drift.multivariate import (
@@ -24,12 +25,12 @@ from plugins.drift.multivariate import (
     mmd_linear_test,
     mmd_test,
 )
-from plugins.drift.reduction import Encoder, Projection, _hashable, fit_encoder, fit_projection
+from plugins.drift.reduction import Encoder, Projection, fit_encoder, fit_projection
 from plugins.drift.results import MULTIVARIATE, DriftResult, TestOutcome
 from plugins.drift.stats import (
     SortedReference,
     chi2_test,
-    contingency,
+    contingency_counts,
     cvm_2samp,
     fisher_test,
     ks_many,
@@ -37,8 +38,8 @@ from plugins.drift.stats import (
     pool_rare,
     sorted_reference,
 )
-from plugins.drift.summary import FeatureSummary, summarize_categorical, summarize_numeric
-from agent.plugin import FeatureType, infer_feature_types, to_numeric
+from plugins.drift.summary import FeatureSummary, summarize_counts, summarize_numeric
+from plugins.drift.values import categorical_values, is_vector, tally, to_float
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +54,14 @@ class NumericProfile:
 
 @dataclass(frozen=True, slots=True)
 class CategoricalProfile:
-    """Reference values (for contingency tables) and their distinct categories."""
+    """Reference category counts (most frequent first), for contingency tables and unseen values."""
 
-    values: np.ndarray
-    categories: frozenset[Hashable]
+    counts: Mapping[Hashable, int]
+
+    @property
+    def categories(self) -> frozenset[Hashable]:
+        """The distinct non-missing reference values."""
+        return frozenset(self.counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,12 @@ class ReferenceProfile:
     summaries: Mapping[str, FeatureSummary]
     joint: JointProfile | None
     invalid: Mapping[str, int] = field(default_factory=dict)  # non-numeric values seen in numeric columns
+    vectors: tuple[str, ...] = ()  # list/array-valued features: known, never tested one by one
+
+    @property
+    def features(self) -> frozenset[str]:
+        """Every feature of the reference, tested or not (for schema changes)."""
+        return frozenset(self.types) | frozenset(self.vectors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,37 +111,83 @@ class WindowReport:
     results: tuple[DriftResult, ...]
     summaries: Mapping[str, FeatureSummary]
     schema: tuple[SchemaChange, ...]
-    # (feature, reason, count) with reason non_numeric, non_finite or constant_window
+    # (feature, reason, count): values a test could not use as they were (names.BAD_* reasons)
     issues: tuple[tuple[str, str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Clean:
+    """Columns converted once: numerics as float64, categories as hashable scalars, vectors set aside."""
+
+    numeric: dict[str, np.ndarray]
+    categorical: dict[str, np.ndarray]
+    vectors: tuple[str, ...]
+    issues: list[tuple[str, str, int]]
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every scalar column, converted."""
+        return {**self.numeric, **self.categorical}
+
+
+def _clean(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureType],
+           vectors: frozenset[str] = frozenset()) -> _Clean:
+    numeric: dict[str, np.ndarray] = {}
+    categorical: dict[str, np.ndarray] = {}
+    vec: list[str] = []
+    issues: list[tuple[str, str, int]] = []
+    for name, raw in columns.items():
+        col = np.asarray(raw) if not isinstance(raw, np.ndarray) else raw
+        if name in vectors or (name not in types and is_vector(col)):
+            vec.append(name)
+            continue
+        kind = types.get(name)
+        if kind is FeatureType.NUMERIC:
+            values, non_numeric, unconvertible = to_float(col)
+            if non_numeric:
+                issues.append((name, names.BAD_NON_NUMERIC, non_numeric))
+            if unconvertible:
+                issues.append((name, names.BAD_UNCONVERTIBLE, unconvertible))
+            numeric[name] = values
+        else:
+            cats, unhashable = categorical_values(col)
+            if unhashable:
+                issues.append((name, names.BAD_UNHASHABLE, unhashable))
+            categorical[name] = cats
+    return _Clean(numeric, categorical, tuple(vec), issues)
 
 
 def build_profile(
     columns: Mapping[str, np.ndarray], config: DriftConfig, *, joint: bool = True
 ) -> ReferenceProfile:
-    """Summarise reference columns: types, sorted values, bins, categories, summaries, joint state."""
-    n_rows = max((len(c) for c in columns.values()), default=0)
-    types = infer_feature_types(columns, config.feature_types)
+    """Summarise reference columns: types, sorted values, bins, categories, summaries, joint state.
+
+    List/array-valued features are recorded as vectors and left out of every test.
+    """
+    cols = {k: (v if isinstance(v, np.ndarray) else np.asarray(v)) for k, v in columns.items()}
+    vectors = frozenset(k for k, v in cols.items() if is_vector(v))
+    scalar = {k: v for k, v in cols.items() if k not in vectors}
+    n_rows = max((len(c) for c in cols.values()), default=0)
+    inferred = infer_feature_types(scalar, config.feature_types)
+    types = {k: inferred[k] for k in scalar}
+    clean = _clean(scalar, types)
     numeric: dict[str, NumericProfile] = {}
     categorical: dict[str, CategoricalProfile] = {}
     summaries: dict[str, FeatureSummary] = {}
-    invalid: dict[str, int] = {}
-    for name, col in columns.items():
-        if types[name] is FeatureType.NUMERIC:
-            values, bad = to_numeric(np.asarray(col))
-            if bad:
-                invalid[name] = bad
-            ref = sorted_reference(values)
-            std = float(ref.values.std()) if ref.n else 0.0
-            edges = effects.quantile_edges(ref, config.bins)
-            numeric[name] = NumericProfile(ref, std, edges, effects.binned_proportions(ref.values, edges))
-            summaries[name] = summarize_numeric(name, values)
-        else:
-            arr = _categorical_values(np.asarray(col))
-            categorical[name] = CategoricalProfile(arr, frozenset(v for v in arr.tolist() if not _missing(v)))
-            summaries[name] = summarize_categorical(name, arr)
+    invalid = {f: n for f, reason, n in clean.issues if reason == names.BAD_NON_NUMERIC}
+    for name, values in clean.numeric.items():
+        ref = sorted_reference(values)
+        std = float(ref.values.std()) if ref.n else 0.0
+        edges = effects.quantile_edges(ref, config.bins)
+        numeric[name] = NumericProfile(ref, std, edges, effects.binned_proportions(ref.values, edges))
+        summaries[name] = summarize_numeric(name, values)
+    for name, values in clean.categorical.items():
+        counts = tally(values)
+        categorical[name] = CategoricalProfile(counts)
+        summaries[name] = summarize_counts(name, len(values), counts)
     run_joint = joint and config.multivariate is not Multivariate.OFF
-    jp = _joint_profile(columns, types, n_rows, config) if run_joint else None
-    return ReferenceProfile(n_rows, types, numeric, categorical, summaries, jp, invalid)
+    jp = _joint_profile(clean.columns, types, n_rows, config) if run_joint else None
+    return ReferenceProfile(n_rows, types, numeric, categorical, summaries, jp, invalid, tuple(sorted(vectors)))
 
 
 def _joint_profile(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureType], n_rows: int,
@@ -155,23 +212,6 @@ def _joint_profile(columns: Mapping[str, np.ndarray], types: Mapping[str, Featur
     return JointProfile(encoder, projection, Z, sigma, lsdd)
 
 
-def _missing(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def _categorical_values(col: np.ndarray) -> np.ndarray:
-    """Booleans and numbers as Python scalars in an object array so categories compare across windows."""
-    if col.dtype.kind == "b":
-        return col.astype(object)
-    if col.dtype.kind == "f":
-        out = np.empty(col.size, dtype=object)
-        out[:] = [None if math.isnan(v) else (bool(v) if v in (0.0, 1.0) else v) for v in col.tolist()]
-        return out
-    out = np.empty(col.size, dtype=object)
-    out[:] = [(bool(v) if isinstance(v, np.bool_) else v) for v in col.tolist()]
-    return out
-
-
 def evaluate(
     profile: ReferenceProfile,
     window: Mapping[str, np.ndarray],
@@ -183,27 +223,30 @@ def evaluate(
     features: tuple[str, ...] | None = None,
     joint_name: str = MULTIVARIATE,
 ) -> WindowReport:
-    """Test one window against the reference: per-feature tests with correction, then the joint test."""
+    """Test one window against the reference: per-feature tests with correction, then the joint test.
+
+    Vector (list/array-valued) features give a result skipped as ``vector_feature``; values a
+    test cannot use are counted in ``issues`` and tested as missing, never raised.
+    """
     n_window = max((len(c) for c in window.values()), default=0)
-    names = [f for f in (features or tuple(profile.types)) if f in profile.types]
-    schema = _schema_changes(profile, window)
+    selected = [f for f in (features or tuple(profile.types)) if f in profile.types]
+    clean = _clean({f: window[f] for f in profile.types if f in window}, profile.types)
+    schema = _schema_changes(profile, window, clean)
     pending: list[DriftResult] = []
     summaries: dict[str, FeatureSummary] = {}
-    issues: list[tuple[str, str, int]] = []
+    issues: list[tuple[str, str, int]] = list(clean.issues)
     base = dict(model=model, window_start=window_start, window_end=window_end, n_window=n_window)
 
-    numeric_names = [f for f in names if f in profile.numeric and f in window]
+    numeric_names = [f for f in selected if f in profile.numeric and f in clean.numeric]
     numeric_values: dict[str, np.ndarray] = {}
     for f in numeric_names:
-        values, bad = to_numeric(np.asarray(window[f]))
-        if bad:
-            issues.append((f, "non_numeric", bad))
+        values = clean.numeric[f]
         n_inf = int(np.count_nonzero(np.isinf(values)))
         if n_inf:
-            issues.append((f, "non_finite", n_inf))
+            issues.append((f, names.BAD_NON_FINITE, n_inf))
         finite_ = values[np.isfinite(values)]
         if finite_.size > 1 and finite_.min() == finite_.max():
-            issues.append((f, "constant_window", int(finite_.size)))
+            issues.append((f, names.BAD_CONSTANT_WINDOW, int(finite_.size)))
         numeric_values[f] = values
         summaries[f] = summarize_numeric(f, values)
     ks_out: dict[str, TestOutcome] = {}
@@ -236,17 +279,17 @@ def evaluate(
             n_ref=prof.sorted.n, base=base,
         ))
 
-    for f in names:
-        if f not in profile.categorical or f not in window:
+    for f in selected:
+        if f not in profile.categorical or f not in clean.categorical:
             continue
-        prof_c = profile.categorical[f]
-        values_c = _categorical_values(np.asarray(window[f]))
-        summaries[f] = summarize_categorical(f, values_c)
-        cats, table = contingency(prof_c.values, values_c)
+        ref_counts = profile.categorical[f].counts
+        win_counts = tally(clean.categorical[f])
+        summaries[f] = summarize_counts(f, len(clean.categorical[f]), win_counts)
+        cats, table = contingency_counts(ref_counts, win_counts)
         n_ref = int(table[0].sum())
         reason = None
         if table[1].sum() < config.min_window:
-            reason = "window_too_small"
+            reason = names.SKIP_WINDOW_TOO_SMALL
         p_ref, p_win = effects.category_proportions(cats, table)
         effects_c = {"psi": effects.psi(p_ref, p_win), "js": effects.js_distance(p_ref, p_win)}
         test_name = "chi2"
@@ -254,7 +297,7 @@ def evaluate(
         if reason is None:
             pooled = pool_rare(table)
             if pooled.shape[1] < 2:
-                reason = "constant_feature"
+                reason = names.SKIP_CONSTANT
             elif pooled.shape == (2, 2) and needs_fisher(pooled):
                 test_name, outcome = "fisher", fisher_test(pooled)
             else:
@@ -271,20 +314,30 @@ def evaluate(
     # ``significant`` still reports each test at the full α.
     drift_alpha = config.alpha / 2 if joint and pending else config.alpha
     results = [_decide(r, cp, config.alpha, drift_alpha) for r, cp in zip(pending, corrected, strict=True)]
+    if features is None:
+        results.extend(_vector_result(f, base) for f in profile.vectors if f in window)
     if joint:
-        results.append(_joint(profile, window, config, n_window=n_window, base=base, name=joint_name,
+        results.append(_joint(profile, clean.columns, config, n_window=n_window, base=base, name=joint_name,
                               drift_alpha=drift_alpha))
     return WindowReport(tuple(results), summaries, schema, tuple(issues))
+
+
+def _vector_result(feature: str, base: Mapping[str, object]) -> DriftResult:
+    return DriftResult(
+        feature=feature, test="none", statistic=math.nan, p_value=math.nan, corrected_p_value=math.nan,
+        effect_size=math.nan, effect_name="none", threshold=math.nan, drifted=False, skipped=names.SKIP_VECTOR,
+        n_reference=0, **base,  # type: ignore[arg-type]
+    )
 
 
 def _numeric_skip(values: np.ndarray, profile: ReferenceProfile, f: str, config: DriftConfig) -> str | None:
     finite = values[np.isfinite(values)]
     if finite.size < config.min_window:
-        return "window_too_small" if np.isfinite(values).all() else "too_few_finite_values"
+        return names.SKIP_WINDOW_TOO_SMALL if np.isfinite(values).all() else names.SKIP_TOO_FEW_FINITE
     if profile.numeric[f].sorted.n < 2:
-        return "reference_too_small"
+        return names.SKIP_REFERENCE_TOO_SMALL
     if finite.min() == finite.max() and profile.numeric[f].std == 0:
-        return "constant_feature"
+        return names.SKIP_CONSTANT
     return None
 
 
@@ -300,7 +353,7 @@ def _result(*, feature: str, test: str, outcome: TestOutcome, effects_: dict[str
 
 def _decide(r: DriftResult, corrected_p: float, alpha: float, drift_alpha: float) -> DriftResult:
     if r.skipped is not None or math.isnan(r.p_value):
-        return replace(r, skipped=r.skipped or "test_failed")
+        return replace(r, skipped=r.skipped or names.SKIP_TEST_FAILED)
     significant = corrected_p < alpha
     drifted = corrected_p < drift_alpha and not math.isnan(r.effect_size) and r.effect_size >= r.threshold
     return replace(r, corrected_p_value=corrected_p, significant=significant, drifted=drifted)
@@ -316,11 +369,11 @@ def _joint(profile: ReferenceProfile, window: Mapping[str, np.ndarray], config: 
     reason: str | None = None
     outcome = TestOutcome(math.nan, math.nan)
     if n_window < config.min_window:
-        reason = "window_too_small"
+        reason = names.SKIP_WINDOW_TOO_SMALL
     else:
         Z = jp.projection.transform(jp.encoder.transform(window, n_window))
         if not np.isfinite(Z).all():
-            reason = "non_finite_values"
+            reason = names.SKIP_NON_FINITE
         elif test == "lsdd" and jp.lsdd is not None:
             outcome = lsdd_test(jp.lsdd, Z, config.permutations, config.seed)
         elif test == "mmd_linear":
@@ -339,22 +392,25 @@ def _joint(profile: ReferenceProfile, window: Mapping[str, np.ndarray], config: 
     return _decide(r, outcome.p_value, config.alpha, drift_alpha)
 
 
-def _schema_changes(profile: ReferenceProfile, window: Mapping[str, np.ndarray]) -> tuple[SchemaChange, ...]:
+def _schema_changes(profile: ReferenceProfile, window: Mapping[str, np.ndarray],
+                    clean: _Clean) -> tuple[SchemaChange, ...]:
     out: list[SchemaChange] = []
+    known = profile.features
     for f in window:
-        if f not in profile.types:
+        if f not in known:
             out.append(SchemaChange("feature_added", f))
-    for f in profile.types:
+    for f in sorted(known):
         if f not in window:
             out.append(SchemaChange("feature_missing", f))
     for f, prof in profile.categorical.items():
-        if f not in window:
+        if f not in clean.categorical:
             continue
         new: dict[str, int] = {}
-        for v in _categorical_values(np.asarray(window[f])).tolist():
-            if not _missing(v) and _hashable(v) and v not in prof.categories:
-                new[str(v)] = new.get(str(v), 0) + 1
+        cats = prof.counts
+        for v, n in tally(clean.categorical[f]).items():
+            if v not in cats:
+                key = str(v)
+                new[key] = new.get(key, 0) + n
         if new:
             out.append(SchemaChange("new_category", f, sum(new.values()), tuple(sorted(new)[:10])))
     return tuple(out)
-

@@ -25,7 +25,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from plugins.drift.results import TestOutcome
 
@@ -145,6 +144,8 @@ def mmd_linear_test(X: np.ndarray, Y: np.ndarray, sigma: float | None = None, se
     sd = float(h.std(ddof=1))
     if sd == 0:
         return TestOutcome(stat, 1.0 if stat <= 0 else 0.0)
+    from scipy import stats as sps  # imported on first use: keeps the CLI's start-up light
+
     return TestOutcome(stat, float(sps.norm.sf(stat / (sd / math.sqrt(pairs)))))
 
 

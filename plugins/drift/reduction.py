@@ -15,8 +15,9 @@ from enum import Enum
 
 import numpy as np
 
+from agent.plugin import FeatureType
 from plugins.drift.stats import value_counts
-from agent.plugin import FeatureType, to_numeric
+from plugins.drift.values import to_float
 
 MAX_ONE_HOT = 20  # one-hot columns per categorical feature: rarer categories share the all-zero code
 
@@ -50,7 +51,7 @@ class Encoder:
             col = columns.get(name)
             if col is None:
                 continue
-            values, _ = to_numeric(np.asarray(col))
+            values, _, _ = to_float(np.asarray(col))
             z = (values - self.means[j]) / self.stds[j]
             out[:, j] = np.where(np.isfinite(z), z, 0.0)
         j = len(self.numeric)
@@ -69,7 +70,7 @@ class Encoder:
 def _hashable(v: object) -> bool:
     try:
         hash(v)
-    except TypeError:
+    except Exception:  # unhashable, or a __hash__ that raises: encodes as unseen
         return False
     return True
 
@@ -86,7 +87,7 @@ def fit_encoder(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureTy
             cats, _ = value_counts(np.asarray(col))
             categorical.append((name, tuple(cats[:MAX_ONE_HOT])))
             continue
-        values, _ = to_numeric(np.asarray(col))
+        values, _, _ = to_float(np.asarray(col))
         finite = values[np.isfinite(values)]
         numeric.append(name)
         means.append(float(finite.mean()) if finite.size else 0.0)

@@ -9,19 +9,21 @@ with ``correction=False``) on the same data.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
-from scipy import stats as sps
 
 from plugins.drift.results import TestOutcome
+
+# scipy is imported where a test needs it, not with this module: the drift plugin is loaded
+# by every `infersight` command, and scipy.stats alone would double their start-up time.
 
 __all__ = [
     "SortedReference",
     "chi2_test",
     "contingency",
+    "contingency_counts",
     "cvm_2samp",
     "fisher_test",
     "ks_2samp",
@@ -114,6 +116,8 @@ def ks_pvalue(n1: int, n2: int, d: float) -> float:
             exact = _scipy_exact(n1, n2, g, d)
             if exact is not None:
                 return exact
+    from scipy import stats as sps
+
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     return float(np.clip(sps.kstwo.sf(d, np.round(en)), 0.0, 1.0))
@@ -160,6 +164,8 @@ def ks_2samp(reference: np.ndarray | SortedReference, window: np.ndarray) -> Tes
 
 def _cdf_cvm_inf(x: float) -> float:
     """Limiting CDF of the Cramér–von Mises statistic (Csörgő & Faraway 1996, eq. 1.2), as scipy sums it."""
+    from scipy import special
+
     total = 0.0
     k = 0
     while True:
@@ -182,6 +188,8 @@ def cvm_2samp(reference: np.ndarray | SortedReference, window: np.ndarray) -> Te
     if nx <= 1 or ny <= 1:
         return TestOutcome(math.nan, math.nan)
     if max(nx, ny) <= 20:
+        from scipy import stats as sps
+
         # scipy's exact small-sample distribution; cheap at these sizes.
         res = sps.cramervonmises_2samp(ref.values, w)
         return TestOutcome(float(res.statistic), float(res.pvalue))
@@ -209,16 +217,20 @@ def contingency(
     """Categories (reference order by frequency, then new ones) and the 2 x k table of counts."""
     ref_vals, ref_counts = value_counts(reference)
     win_vals, win_counts = value_counts(window)
-    cats: list[Hashable] = list(ref_vals)
-    index = {c: i for i, c in enumerate(cats)}
-    for c in win_vals:
-        if c not in index:
-            index[c] = len(cats)
-            cats.append(c)
+    return contingency_counts(dict(zip(ref_vals, ref_counts, strict=True)),
+                              dict(zip(win_vals, win_counts, strict=True)))
+
+
+def contingency_counts(
+    reference: Mapping[Hashable, int], window: Mapping[Hashable, int]
+) -> tuple[list[Hashable], np.ndarray]:
+    """``contingency`` from category counts already tallied (reference order kept, new ones after)."""
+    cats: list[Hashable] = list(reference)
+    cats.extend(c for c in window if c not in reference)
     table = np.zeros((2, len(cats)))
-    for c, n in zip(ref_vals, ref_counts, strict=True):
-        table[0, index[c]] = n
-    for c, n in zip(win_vals, win_counts, strict=True):
+    table[0, : len(reference)] = list(reference.values())
+    index = {c: i for i, c in enumerate(cats)}
+    for c, n in window.items():
         table[1, index[c]] = n
     return cats, table
 
@@ -236,7 +248,10 @@ def value_counts(values: Sequence[Hashable] | np.ndarray) -> tuple[list[Hashable
     for v in arr.tolist():
         if v is None or (isinstance(v, float) and math.isnan(v)):
             continue
-        tally[v] = tally.get(v, 0) + 1
+        try:
+            tally[v] = tally.get(v, 0) + 1
+        except TypeError:  # unhashable (a list): not a category; callers count it (values.categorical_values)
+            continue
     ordered = sorted(tally.items(), key=lambda kv: -kv[1])
     return [k for k, _ in ordered], [n for _, n in ordered]
 
@@ -279,6 +294,8 @@ def chi2_test(table: np.ndarray) -> TestOutcome:
     expected = np.outer(t.sum(axis=1), t.sum(axis=0)) / t.sum()
     stat = float(np.sum((t - expected) ** 2 / expected))
     dof = (t.shape[0] - 1) * (t.shape[1] - 1)
+    from scipy import stats as sps
+
     return TestOutcome(stat, float(sps.chi2.sf(stat, dof)))
 
 
@@ -287,6 +304,8 @@ def fisher_test(table: np.ndarray) -> TestOutcome:
     t = np.asarray(table, dtype=np.int64)
     if t.shape != (2, 2):
         return TestOutcome(math.nan, math.nan)
+    from scipy import stats as sps
+
     res = sps.fisher_exact(t)
     return TestOutcome(float(res.statistic), float(res.pvalue))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,12 +89,19 @@ def summarize_categorical(feature: str, values: np.ndarray) -> FeatureSummary:
     """Summary of a categorical column: count, missing rate and the most frequent categories' shares."""
     arr = np.asarray(values)
     cats, counts = value_counts(arr)
-    present = sum(counts)
-    missing = 1.0 - present / arr.size if arr.size else 0.0
+    return summarize_counts(feature, arr.size, dict(zip(cats, counts, strict=True)))
+
+
+def summarize_counts(feature: str, n_total: int, counts: Mapping[Hashable, int]) -> FeatureSummary:
+    """Categorical summary from category counts (most frequent first) over ``n_total`` rows."""
+    present = sum(counts.values())
+    missing = 1.0 - present / n_total if n_total else 0.0
     freqs: dict[str, float] = {}
-    for c, n in zip(cats[:TOP_CATEGORIES], counts[:TOP_CATEGORIES], strict=True):
-        freqs[str(c)] = n / present
-    rest = sum(counts[TOP_CATEGORIES:])
+    items = list(counts.items())
+    for c, n in items[:TOP_CATEGORIES]:
+        key = str(c)
+        freqs[key] = freqs.get(key, 0.0) + n / present
+    rest = sum(n for _, n in items[TOP_CATEGORIES:])
     if rest:
         freqs["__other__"] = rest / present
     return FeatureSummary(feature, present, missing, frequencies=freqs)

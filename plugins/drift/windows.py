@@ -17,13 +17,18 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class ClosedWindow:
-    """The rows of a closed window: columns (and outputs), time bounds and rows seen."""
+    """The rows of a closed window: columns (and outputs), time bounds, rows seen and rows kept.
+
+    ``rows`` is the number of rows the window holds; ``rows_seen`` counts every row that
+    arrived in it (more than ``rows`` when a time window kept a sample).
+    """
 
     columns: Mapping[str, np.ndarray]
     outputs: np.ndarray | None
     start: float
     end: float
     rows_seen: int
+    rows: int = 0
 
 
 def _missing_like(n: int, like: np.ndarray | None) -> np.ndarray:
@@ -147,9 +152,15 @@ class WindowBuffer:
     def _close(self, end: float) -> ClosedWindow:
         cols = {k: _concat(v) for k, v in self._chunks.items()}
         outputs = _concat(self._outputs) if self._has_outputs and self._outputs else None
-        w = ClosedWindow(cols, outputs, self._start, end, self._seen)
+        w = ClosedWindow(cols, outputs, self._start, end, self._seen, self._n)
         self._reset()
         return w
+
+    def drain(self) -> ClosedWindow | None:
+        """Close the window now whatever its size (None when empty): its rows, to be moved elsewhere."""
+        if self._n == 0:
+            return None
+        return self._close(self._end)
 
     def close_due(self, now: float) -> ClosedWindow | None:
         """Close a time window whose span has elapsed (None for count windows or when not due/empty)."""

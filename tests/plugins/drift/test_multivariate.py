@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agent.plugin import FeatureType
 from plugins.drift.multivariate import (
     fit_lsdd,
     lsdd_test,
@@ -14,7 +15,6 @@ from plugins.drift.multivariate import (
     mmd_test,
 )
 from plugins.drift.reduction import Reduction, fit_encoder, fit_projection
-from agent.plugin import FeatureType
 
 
 def _direct_mmd2(X: np.ndarray, Y: np.ndarray, sigma: float) -> float:

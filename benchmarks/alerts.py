@@ -18,7 +18,7 @@ import random
 import time
 from typing import Any
 
-from agent._types import Signal
+from agent import Signal
 from plugins.alerts.config import parse_alerts_config
 from plugins.alerts.engine import AlertEngine
 

@@ -29,8 +29,7 @@ import structlog
 from opentelemetry.sdk.metrics import MeterProvider
 
 from agent._ids import new_event_id
-from agent._runtime import PluginContext
-from agent._types import FeedbackEvent, ModelInfo, RecordBatch
+from agent.plugin import FeedbackEvent, ModelInfo, PluginContext, RecordBatch
 from plugins.feedback.plugin import FeedbackPlugin
 
 THREADS = 4

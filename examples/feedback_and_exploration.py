@@ -33,8 +33,8 @@ def main() -> None:
     """Serve, then log labels and clicks as they would arrive."""
     agent.init(
         models={"shelf": {"task": "recommendation"}},
-        recsys={"window_size": 50, "catalog_size": len(CATALOG), "click_grace_s": 0},
-        feedback={"window_size": 50, "click_grace_s": 0},
+        recsys={"window": {"size": 50}, "catalog_size": len(CATALOG), "click_grace_s": 0},
+        feedback={"window": {"size": 50}, "click_grace_s": 0},
     )
     rng = np.random.default_rng(1)
     for _ in range(200):

@@ -7,6 +7,7 @@ its own threads (one per channel) through the host's ``infersight_notify`` guard
 
 from __future__ import annotations
 
+from plugins.alerts import names
 from plugins.alerts.config import KEYS, MOVED, AlertsConfig, parse_alerts_config, parse_channel
 from plugins.alerts.engine import AlertEngine, AlertRow
 from plugins.alerts.plugin import METRIC_FAILURES, METRIC_FIRING, METRIC_NOTIFICATIONS, AlertsPlugin, make_plugin
@@ -28,6 +29,7 @@ __all__ = [
     "Rule",
     "format_alert_state",
     "make_plugin",
+    "names",
     "parse_alerts_config",
     "parse_channel",
     "parse_rule",

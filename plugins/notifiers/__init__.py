@@ -8,6 +8,7 @@ so a third-party plugin adds a channel type the same way. Failures are ``Deliver
 
 from __future__ import annotations
 
+from plugins.notifiers import names
 from plugins.notifiers.alertmanager import AlertmanagerNotifier
 from plugins.notifiers.email import EmailNotifier
 from plugins.notifiers.log import LogNotifier
@@ -22,4 +23,5 @@ __all__ = [
     "OtlpNotifier",
     "WebhookNotifier",
     "make_plugins",
+    "names",
 ]

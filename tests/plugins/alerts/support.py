@@ -68,6 +68,15 @@ def run_alerts(
         yield h, source
 
 
+def evaluate(h: CapturedTelemetry, source: SignalSource, *signals: Signal, advance: float = 0.0) -> None:
+    """Move the manual clock by ``advance``, then run a tick that hands ``signals`` to the alert engine."""
+    if advance:
+        assert h.clock is not None
+        h.clock.advance(advance)
+    source.publish(*signals)
+    h.tick()
+
+
 def delivered(h: CapturedTelemetry, timeout: float = 10.0) -> None:
     """Wait until the alerts plugin has delivered or given up everything queued (its own threads)."""
     assert h.plugin("alerts").flush(timeout), "alert delivery did not finish"

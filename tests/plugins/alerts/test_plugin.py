@@ -12,7 +12,7 @@ from agent.cli import main
 from agent.plugin import ConfigError, Signal
 from agent.testing import ManualClock
 from plugins.alerts.state import OUTBOX_FILE
-from tests.plugins.alerts.support import PSI, T0, delivered, events_text, metric, run_alerts, sig
+from tests.plugins.alerts.support import PSI, T0, delivered, evaluate, events_text, metric, run_alerts, sig
 from tests.support.webhook import WebhookReceiver
 
 TOKEN = "s3cr3tT0kenXYZ"
@@ -87,8 +87,7 @@ def test_firing_alert_reaches_webhook_and_log_with_exact_payload() -> None:
         }
         assert metric(h, "ml.alerts.firing") == {DRIFT_HIGH: 1}
 
-        src.publish(sig(0.1))
-        h.tick(advance=60)
+        evaluate(h, src, sig(0.1), advance=60)
         delivered(h)
         second = rx.wait_for(2)[1].json
         assert second["status"] == "resolved"
@@ -188,9 +187,7 @@ def test_alertmanager_channel_posts_v2_alerts_every_evaluation() -> None:
         "rules": [{"name": "drift-high", "signal": PSI, "threshold": 0.2, "channels": ["am"], "severity": "critical"}],
     }) as (h, src):
         for advance, value in [(0.0, 0.5), (15.0, 0.5), (15.0, 0.1), (15.0, None), (15.0, None)]:
-            if value is not None:
-                src.publish(sig(value))
-            h.tick(advance=advance)
+            evaluate(h, src, *([sig(value)] if value is not None else []), advance=advance)
             delivered(h)
         reqs = rx.wait_for(4, path="/api/v2/alerts")
         assert len(rx.requests) == 4  # resolved re-sent at 30 and 45, dropped after 20 s
@@ -222,8 +219,7 @@ def test_outbox_left_over_a_restart_is_resent_with_fresh_ends_at_and_resolved_st
         src.publish(sig(0.5, "amount", model="fraud"), sig(0.5, "age", model="churn"))
         h.tick()
         delivered(h)
-        src.publish(sig(0.1, "amount", model="fraud"), sig(0.5, "age", model="churn"))
-        h.tick(advance=15)
+        evaluate(h, src, sig(0.1, "amount", model="fraud"), sig(0.5, "age", model="churn"), advance=15)
         delivered(h)
     # Left in the outbox: the latest Alertmanager post (superseding the first) and three webhook notifications.
     assert [row[0] for row in outbox_rows(tmp_path)] == ["hook", "hook", "am", "hook"]

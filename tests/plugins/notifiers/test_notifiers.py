@@ -16,7 +16,7 @@ from plugins.notifiers.payloads import (
     slack_escape,
     slack_payload,
 )
-from tests.plugins.alerts.support import PSI, delivered, metric, run_alerts, sig
+from tests.plugins.alerts.support import PSI, delivered, evaluate, metric, run_alerts, sig
 from tests.support.smtp import SMTPReceiver
 from tests.support.webhook import WebhookReceiver
 
@@ -201,8 +201,7 @@ def test_log_and_otlp_channels_emit_events_with_levels() -> None:
     with run_alerts(one_rule({"log": {"type": "log"}, "otel": {"type": "otlp"}}, severity="critical")) as (h, src):
         src.publish(Signal(PSI, 0.5, {"model": "fraud", "feature": "amount"}))
         h.tick()
-        src.publish(Signal(PSI, 0.1, {"model": "fraud", "feature": "amount"}))
-        h.tick(advance=10)
+        evaluate(h, src, Signal(PSI, 0.1, {"model": "fraud", "feature": "amount"}), advance=10)
         delivered(h)
         records = [getattr(r, "log_record", r) for r in h.log_records()]
         levels = [(r.body, r.severity_text) for r in records if str(r.body).startswith(("ml.alerts.notification",

@@ -245,9 +245,12 @@ class PluginHost:
         A ``DeliveryError`` (the receiver is down, refused, timed out) is the notifier
         doing its job: it is raised to the caller, which retries, and not counted against
         the plugin. Any other exception, or overrunning ``timeout``, is a plugin failure:
-        counted (an overrun disables the plugin at once) and raised as a ``DeliveryError``
-        so the notification stays queued. None when no notifier handles ``channel.type``.
+        counted (an overrun disables the plugin at once) and the next notifier is asked, so
+        a broken notifier cannot take other channels down with it; when no other notifier
+        delivers, the failure is raised as a ``DeliveryError`` so the notification stays
+        queued. None when no notifier handles ``channel.type``.
         """
+        failure: DeliveryError | None = None
         for impl in self._impls("infersight_notify"):
             kwargs = {"notification": notification, "channel": channel}
             status, value = _run_with_timeout(
@@ -260,14 +263,18 @@ class PluginHost:
                 continue
             if status == "timeout":
                 self._timed_out(impl, "infersight_notify", timeout or 0.0)
-                raise DeliveryError("notifier_timeout", f"notifier {impl.plugin_name!r} did not return "
-                                    f"within {timeout:g}s; it was disabled")
+                failure = failure or DeliveryError(
+                    "notifier_timeout", f"notifier {impl.plugin_name!r} did not return within {timeout:g}s; "
+                    "it was disabled")
+                continue
             if isinstance(value, DeliveryError):
                 self._succeeded(impl)
                 raise value
             self._failed(impl, "infersight_notify", value)
-            raise DeliveryError("notifier_error", f"notifier {impl.plugin_name!r} failed: "
-                                f"{describe_exception(value)}")
+            failure = failure or DeliveryError(
+                "notifier_error", f"notifier {impl.plugin_name!r} failed: {describe_exception(value)}")
+        if failure is not None:
+            raise failure
         return None
 
     def configure(self, **kwargs: Any) -> None:

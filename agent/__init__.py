@@ -26,6 +26,7 @@ from agent._types import (
     Notification,
     RecordBatch,
     Signal,
+    TrainingRecord,
 )
 from agent.hookspecs import hookimpl
 
@@ -47,6 +48,7 @@ __all__ = [
     "PluginError",
     "RecordBatch",
     "Signal",
+    "TrainingRecord",
     "__version__",
     "add_trace_context",
     "current_prediction_id",
@@ -60,6 +62,7 @@ __all__ = [
     "observe",
     "otlp_processor",
     "record_artifact",
+    "record_training",
     "redact_url",
     "register_plugin",
     "set_reference",
@@ -140,6 +143,42 @@ def record_artifact(model: str, path_or_bytes: Any) -> str | None:
     """
     identity = _artifacts.record(model, path_or_bytes)
     return identity.digest or None
+
+
+def record_training(
+    model: str,
+    version: str,
+    trained_at: float,
+    data_until: float | None = None,
+    metrics: Mapping[str, float] | None = None,
+) -> TrainingRecord | None:
+    """Record a retraining of ``model``: the version, when it was trained (seconds since the epoch),
+    the end of its training data, and its metrics at release (``{"accuracy": 0.91}``).
+
+    The performance plugin tracks each version's estimated and realized performance
+    against its age and recommends a retraining interval (``infersight retrain MODEL``).
+    Raises ``ValueError`` naming the field for a programming error. Returns the record, or
+    None when the agent is not running.
+    """
+    if not isinstance(model, str) or not model:
+        raise ValueError(f"record_training: model must be a non-empty string, got {model!r}")
+    if not isinstance(version, str) or not version:
+        raise ValueError(f"record_training: version must be a non-empty string, got {version!r}")
+    for name, value in (("trained_at", trained_at), ("data_until", data_until)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"record_training: {name} must be seconds since the epoch, got {value!r}")
+    clean: dict[str, float] = {}
+    for key, value in (metrics or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"record_training: metric {key!r} must be a number, got {value!r}")
+        clean[str(key)] = float(value)
+    agent = _state.AGENT
+    if agent is None:
+        return None
+    record = TrainingRecord(model, version, float(trained_at), None if data_until is None else float(data_until),
+                            clean)
+    agent.record_training(record)
+    return record
 
 
 def log_feedback(

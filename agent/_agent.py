@@ -34,7 +34,15 @@ from agent._plugins import PluginHost
 from agent._runtime import PluginContext
 from agent._tables import load_table
 from agent._telemetry import Pipelines, build_pipelines
-from agent._types import ArtifactIdentity, FeedbackEvent, FlushResult, ModelInfo, RecordBatch, Signal
+from agent._types import (
+    ArtifactIdentity,
+    FeedbackEvent,
+    FlushResult,
+    ModelInfo,
+    RecordBatch,
+    Signal,
+    TrainingRecord,
+)
 from agent._worker import Worker
 from agent.semconv import (
     AGENT_DROPPED,
@@ -239,6 +247,11 @@ class Agent:
     def register_plugin(self, plugin: Any, name: str) -> str:
         """Register a plugin object now (configured at once, as ``infersight_configure`` is historic)."""
         return self.host.register(plugin, name, "register_plugin")
+
+    def record_training(self, training: TrainingRecord) -> None:
+        """Queue a retraining record for ``infersight_training_recorded`` on the worker."""
+        info = self.models.get(training.model) or self.register_model(training.model)
+        self.worker.submit("training", (info, training))
 
     def artifact_recorded(self, identity: ArtifactIdentity) -> None:
         """Queue an identified artifact for ``infersight_artifact_recorded`` on the worker."""

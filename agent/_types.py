@@ -168,3 +168,14 @@ class FlushResult:
     def pending(self) -> tuple[str, ...]:
         """The parts that did not finish in time (empty when all did)."""
         return tuple(name for name, done in (("worker", self.worker), ("exporters", self.exporters)) if not done)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingRecord:
+    """One retraining of a model: when it was trained, on data up to when, and what it scored then."""
+
+    model: str
+    version: str
+    trained_at: float
+    data_until: float | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)

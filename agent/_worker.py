@@ -299,6 +299,9 @@ class Worker:
                 by_model.setdefault(ev.model or "", []).append(ev)
             for name, evs in by_model.items():
                 host.call("infersight_process_feedback", model=self.agent.context.model(name), events=evs)
+        elif kind == "training":
+            model, training = payload
+            host.call("infersight_training_recorded", model=model, training=training)
         elif kind == "artifact":
             model, identity = payload
             host.call("infersight_artifact_recorded", model=model, artifact=identity)

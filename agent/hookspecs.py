@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from agent._types import ArtifactIdentity, Channel, FeedbackEvent, ModelInfo, Notification, RecordBatch, Signal
+from agent._types import (
+    ArtifactIdentity,
+    Channel,
+    FeedbackEvent,
+    ModelInfo,
+    Notification,
+    RecordBatch,
+    Signal,
+    TrainingRecord,
+)
 
 if TYPE_CHECKING:
     from agent._runtime import PluginContext
@@ -87,6 +96,15 @@ def infersight_artifact_recorded(model: ModelInfo, artifact: ArtifactIdentity) -
 
     Artifacts recorded before ``init`` are delivered right after configuration. The
     health plugin compares ``artifact.digest`` with the model's ``expected_digest``.
+    """
+
+
+@hookspec
+def infersight_training_recorded(model: ModelInfo, training: TrainingRecord) -> None:
+    """Called on the worker thread when ``agent.record_training`` recorded a retraining of ``model``.
+
+    In order with the calls around it. The performance plugin tracks performance against
+    model age per version and recommends when to retrain.
     """
 
 

@@ -69,6 +69,7 @@ from agent._types import (
     Notification,
     RecordBatch,
     Signal,
+    TrainingRecord,
 )
 from agent.hookspecs import hookimpl
 
@@ -93,6 +94,7 @@ __all__ = [
     "RecordBatch",
     "Settings",
     "Signal",
+    "TrainingRecord",
     "Window",
     "boolean",
     "columns_from_rows",

@@ -248,3 +248,24 @@ def test_plugin_blocking_in_configure_times_out_and_is_disabled() -> None:
     finally:
         blocker.release.set()
     assert timeouts and timeouts[0]["plugin"] == "blocker" and timeouts[0]["hook"] == "infersight_configure"
+
+
+def test_record_training_reaches_plugins_in_order_with_the_calls_around_it() -> None:
+    seen: list[tuple[str, object]] = []
+
+    class Listener:
+        def infersight_process_records(self, model: agent.ModelInfo, records: agent.RecordBatch) -> None:
+            seen.extend(("row", float(v)) for v in records.columns["a"])
+
+        def infersight_training_recorded(self, model: agent.ModelInfo, training: agent.TrainingRecord) -> None:
+            seen.append(("training", (model.name, training.version, training.metrics)))
+
+    with capture_telemetry(register=[("listener", Listener())], models={"m": {"capture": True}}) as tel:
+        _feed(2)
+        record = agent.record_training("m", "2.0", trained_at=1.7e9, data_until=1.69e9, metrics={"accuracy": 0.9})
+        _feed(1)
+        assert tel.flush()
+    assert record is not None and record.version == "2.0"
+    assert seen == [("row", 0.0), ("row", 1.0), ("training", ("m", "2.0", {"accuracy": 0.9})), ("row", 0.0)]
+    with pytest.raises(ValueError, match="metric 'accuracy'"):
+        agent.record_training("m", "2.1", trained_at=1.7e9, metrics={"accuracy": "high"})

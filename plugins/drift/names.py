@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from agent.semconv import ATTR_MODEL_NAME, ATTR_MODEL_VERSION
+from agent.semconv import ATTR_FEATURE_NAME, ATTR_MODEL_NAME, ATTR_MODEL_VERSION
 
 # -- metrics ---------------------------------------------------------------------------------
 STATISTIC: Final = "ml.drift.statistic"  # gauge 1 per closed window: model, version, feature, test
@@ -30,7 +30,7 @@ ROWS_DROPPED: Final = "ml.drift.rows.dropped"  # counter {row}: model, version, 
 # -- metric and log attributes ---------------------------------------------------------------
 ATTR_MODEL: Final = ATTR_MODEL_NAME
 ATTR_VERSION: Final = ATTR_MODEL_VERSION
-ATTR_FEATURE: Final = "ml.feature.name"  # the core's shared key (agent.semconv has no constant for it yet)
+ATTR_FEATURE: Final = ATTR_FEATURE_NAME
 ATTR_TEST: Final = "ml.drift.test"  # ks, cvm, chi2, fisher, mmd, mmd_linear, lsdd, none
 ATTR_STAT: Final = "ml.drift.stat"  # count, missing_rate, min, ..., kurtosis, or freq:<category>
 ATTR_SAMPLE: Final = "ml.drift.sample"  # window | reference

@@ -9,6 +9,7 @@ centred reference) or a Gaussian random projection, or left as is.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -58,13 +59,19 @@ class Encoder:
         for name, cats in self.categorical:
             col = columns.get(name)
             if col is not None:
-                index = {c: i for i, c in enumerate(cats)}
-                for r, v in enumerate(np.asarray(col).tolist()):
-                    i = index.get(v) if _hashable(v) else None
-                    if i is not None:
-                        out[r, j + i] = 1.0
+                codes = _codes(np.asarray(col).tolist(), {c: i for i, c in enumerate(cats)})
+                rows = np.flatnonzero(codes >= 0)
+                out[rows, j + codes[rows]] = 1.0
             j += len(cats)
         return out
+
+
+def _codes(values: list[object], index: Mapping[Hashable, int]) -> np.ndarray:
+    """Each value's one-hot position (-1: unseen, missing or unhashable)."""
+    try:
+        return np.array(list(map(index.get, values, itertools.repeat(-1, len(values)))), dtype=np.int64)
+    except Exception:  # an unhashable value somewhere: look each one up with care
+        return np.array([index.get(v, -1) if _hashable(v) else -1 for v in values], dtype=np.int64)
 
 
 def _hashable(v: object) -> bool:

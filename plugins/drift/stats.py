@@ -8,7 +8,9 @@ with ``correction=False``) on the same data.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -104,23 +106,33 @@ def ks_pvalue(n1: int, n2: int, d: float) -> float:
         h = round(d * lcm)
         if h == 0:
             return 1.0
-        if n1 == n2:
-            try:
-                with np.errstate(invalid="raise", over="raise"):
-                    prob = _prob_outside_square(n1, h)
-                if 0.0 <= prob <= 1.0:
-                    return prob
-            except FloatingPointError:
-                pass
-        else:
-            exact = _scipy_exact(n1, n2, g, d)
-            if exact is not None:
-                return exact
+        exact = _exact_pvalue(n1, n2, h)
+        if exact is not None:
+            return exact
     from scipy import stats as sps
 
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     return float(np.clip(sps.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+
+
+@functools.lru_cache(maxsize=4096)
+def _exact_pvalue(n1: int, n2: int, h: int) -> float | None:
+    """The exact p-value of ``d = h / lcm(n1, n2)`` (None when it does not converge).
+
+    It depends on the sizes and on h only, and live windows repeat both, so it is cached.
+    """
+    if n1 == n2:
+        try:
+            with np.errstate(invalid="raise", over="raise"):
+                prob = _prob_outside_square(n1, h)
+            if 0.0 <= prob <= 1.0:
+                return prob
+        except FloatingPointError:
+            pass
+        return None
+    g = math.gcd(n1, n2)
+    return _scipy_exact(n1, n2, g, h / ((n1 // g) * n2))
 
 
 def _scipy_exact(n1: int, n2: int, g: int, d: float) -> float | None:
@@ -244,16 +256,25 @@ def value_counts(values: Sequence[Hashable] | np.ndarray) -> tuple[list[Hashable
         u, c = np.unique(arr, return_counts=True)
         order = np.argsort(-c, kind="stable")
         return [u[i].item() for i in order], [int(c[i]) for i in order]
-    tally: dict[Hashable, int] = {}
-    for v in arr.tolist():
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            continue
-        try:
-            tally[v] = tally.get(v, 0) + 1
-        except TypeError:  # unhashable (a list): not a category; callers count it (values.categorical_values)
-            continue
-    ordered = sorted(tally.items(), key=lambda kv: -kv[1])
+    items = arr.tolist()
+    try:
+        tally: dict[Hashable, int] = Counter(items)
+    except TypeError:  # unhashable values (lists): not categories; callers count them (values.categorical_values)
+        tally = Counter(v for v in items if _hashable(v))
+    ordered = sorted(((k, n) for k, n in tally.items() if not _missing(k)), key=lambda kv: -kv[1])
     return [k for k, _ in ordered], [n for _, n in ordered]
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _hashable(v: object) -> bool:
+    try:
+        hash(v)
+    except Exception:  # unhashable, or a __hash__ that raises
+        return False
+    return True
 
 
 def pool_rare(table: np.ndarray, min_expected: float = MIN_EXPECTED) -> np.ndarray:

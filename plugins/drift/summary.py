@@ -52,30 +52,38 @@ class FeatureSummary:
         }
 
 
+_QUANTILES = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+
+
 def summarize_numeric(feature: str, values: np.ndarray) -> FeatureSummary:
     """Summary of a numeric column; NaN and ±inf count as missing. Kurtosis is excess (normal = 0)."""
     v = np.asarray(values, dtype=np.float64)
     n_total = v.size
-    v = v[np.isfinite(v)]
+    v = np.sort(v[np.isfinite(v)])
     missing = 1.0 - v.size / n_total if n_total else 0.0
     if v.size == 0:
         return FeatureSummary(feature, 0, missing)
     mean = float(v.mean())
     centred = v - mean
-    m2 = float(np.mean(centred**2))
+    sq = centred * centred
+    m2 = float(sq.mean())
     # Population (biased) moments, as scipy.stats.skew / kurtosis default to.
-    skew = float(np.mean(centred**3) / m2**1.5) if m2 > 0 else 0.0
-    kurt = float(np.mean(centred**4) / m2**2 - 3.0) if m2 > 0 else 0.0
-    q = np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95])
+    skew = float(np.mean(sq * centred) / m2**1.5) if m2 > 0 else 0.0
+    kurt = float(np.mean(sq * sq) / m2**2 - 3.0) if m2 > 0 else 0.0
+    # np.quantile's default (linear) interpolation, on the values sorted once
+    h = _QUANTILES * (v.size - 1)
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, v.size - 1)
+    q = v[lo] + (h - lo) * (v[hi] - v[lo])
     return FeatureSummary(
         feature=feature,
         count=int(v.size),
         missing_rate=missing,
-        min=float(v.min()),
-        max=float(v.max()),
+        min=float(v[0]),
+        max=float(v[-1]),
         mean=mean,
         median=float(q[2]),
-        variance=float(v.var(ddof=1)) if v.size > 1 else 0.0,
+        variance=m2 * v.size / (v.size - 1) if v.size > 1 else 0.0,
         p5=float(q[0]),
         p25=float(q[1]),
         p75=float(q[3]),

@@ -11,6 +11,7 @@ valued (embedding) features, which the univariate tests skip.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Hashable
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from plugins.drift import names
 
 _VECTOR_TYPES = (list, tuple, np.ndarray)
+_PLAIN = frozenset({str, type(None)})
 _SCALARS = (str, bool, float, bytes, np.bool_, np.floating)
 
 
@@ -34,7 +36,7 @@ def is_vector(col: np.ndarray) -> bool:
         return True
     if arr.dtype.kind != "O":
         return False
-    return any(isinstance(v, _VECTOR_TYPES) for v in arr.tolist())
+    return any(issubclass(t, _VECTOR_TYPES) for t in set(map(type, arr.tolist())))
 
 
 def value_problem(v: object) -> str | None:
@@ -124,9 +126,13 @@ def categorical_values(col: np.ndarray) -> tuple[np.ndarray, int]:
     if arr.ndim != 1:
         out[:] = [None] * len(arr)
         return out, len(arr)
+    items = arr.tolist()
+    if set(map(type, items)) <= _PLAIN:  # strings (and None): the common case, as they are
+        out[:] = items
+        return out, 0
     values: list[Hashable] = []
     bad = 0
-    for v in arr.tolist():
+    for v in items:
         if isinstance(v, str) or v is None:
             values.append(v)
         elif isinstance(v, np.bool_):
@@ -144,8 +150,6 @@ def categorical_values(col: np.ndarray) -> tuple[np.ndarray, int]:
 
 def tally(values: np.ndarray) -> dict[Any, int]:
     """Counts of the non-missing values of a ``categorical_values`` array, most frequent first."""
-    counts: dict[Any, int] = {}
-    for v in values.tolist():
-        if v is not None:
-            counts[v] = counts.get(v, 0) + 1
+    counts = Counter(values.tolist())
+    counts.pop(None, None)
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))

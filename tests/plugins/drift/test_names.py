@@ -64,7 +64,7 @@ def test_every_emitted_event_metric_and_attribute_key_is_a_namespaced_constant()
                                             names.EVENT_SCHEMA}
     keys = {k for e in events for k in e if k != "event"} | {k for p in points for k in p.attributes}
     assert keys <= NAME_VALUES
-    core = {semconv.ATTR_MODEL_NAME, semconv.ATTR_MODEL_VERSION, "ml.feature.name"}
+    core = {semconv.ATTR_MODEL_NAME, semconv.ATTR_MODEL_VERSION, semconv.ATTR_FEATURE_NAME}
     assert all(k.startswith("ml.drift.") or k in core for k in keys), keys
 
 

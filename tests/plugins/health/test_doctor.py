@@ -94,6 +94,15 @@ def test_collector_down_is_reported_with_the_endpoint_minus_secrets(tmp_path: Pa
     assert report.rstrip().endswith("1 problem(s) found")
 
 
+def test_a_collector_next_to_the_files_is_probed(tmp_path: Path, listening_port: int) -> None:
+    config = {"exporter": {"type": ["otlp", "file"], "endpoint": f"http://127.0.0.1:{listening_port}"},
+              "agent": {"data_dir": str(tmp_path / "data")}, "health": {"dependencies": []}}  # fmt: skip
+    code, report = _doctor(tmp_path, config)
+    assert code == 0, report
+    [line] = [ln for ln in report.splitlines() if "exporter" in ln]
+    assert line.split()[0] == "ok" and "TCP connect succeeded" in line
+
+
 def test_endpoint_with_credentials_is_a_problem_that_does_not_show_them(tmp_path: Path, closed_port: int) -> None:
     config = {"exporter": {"endpoint": f"http://alice:s3cr3t-pw@127.0.0.1:{closed_port}/otlp"},
               "agent": {"data_dir": str(tmp_path / "data")}, "health": {"dependencies": []}}  # fmt: skip

@@ -11,6 +11,7 @@ import gc
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -269,3 +270,20 @@ def test_gc_pause_timing_can_be_switched_off() -> None:
         assert len(gc.callbacks) == before
         assert h.metric_points(n.GC_PAUSE_TIME) == []
         assert h.metric_points(n.CPYTHON_GC_COLLECTIONS) != []
+
+
+def test_a_reading_that_fails_is_counted_every_time_and_logged_once(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    config = {"health": {"dependencies": [], "gpu": False}}
+    with run_plugin("health", config=config, agent={"data_dir": str(data_dir)}) as h:
+        assert h.metric_points(n.SYSTEM_FILESYSTEM_USAGE) != []
+        shutil.rmtree(data_dir)  # the filesystem metrics read the data directory's filesystem
+        for _ in range(3):
+            assert h.metric_points(n.SYSTEM_FILESYSTEM_USAGE) == []
+        assert h.metric_points(n.PROCESS_MEMORY_USAGE) != []  # the other readings go on
+        failures = {p.attributes[n.ATTR_INSTRUMENT]: p.value for p in h.metric_points(n.COLLECTION_FAILURES)}
+        events = h.events(n.EVENT_COLLECTION_FAILED)
+    assert failures[n.SYSTEM_FILESYSTEM_USAGE] >= 3
+    by_instrument = [e[n.ATTR_INSTRUMENT] for e in events]
+    assert n.SYSTEM_FILESYSTEM_USAGE in by_instrument and len(by_instrument) == len(set(by_instrument))
+    assert all("FileNotFoundError" in e[n.ATTR_ERROR_MESSAGE] for e in events)

@@ -22,7 +22,7 @@ __all__ = ["alerts", "drift", "feedback", "notifiers", "recsys", "semconv", "val
 # -- core -------------------------------------------------------------------------------------
 MODEL: Final = semconv.ATTR_MODEL_NAME
 VERSION: Final = semconv.ATTR_MODEL_VERSION
-FEATURE: Final = drift.ATTR_FEATURE  # the core's shared key (agent.semconv has no constant for it yet)
+FEATURE: Final = semconv.ATTR_FEATURE_NAME
 BATCH_SIZE: Final = semconv.ATTR_BATCH_SIZE
 ERROR_TYPE: Final = semconv.ATTR_ERROR_TYPE
 INSTANCE: Final = semconv.ATTR_SERVICE_INSTANCE

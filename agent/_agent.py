@@ -176,6 +176,8 @@ class Agent:
         self.worker = Worker(self)
         self.worker.clock = clock
         self._data_dir_problem: str | None = None
+        self._artifacts_thread: threading.Thread | None = None
+        self.configured_artifacts: dict[str, ArtifactIdentity] = {}  # [models.NAME] artifact, identified
 
     # -- start / stop ---------------------------------------------------------------
 
@@ -216,6 +218,13 @@ class Agent:
         for identity in recorded:
             self.artifact_recorded(identity)
         self.worker.start()
+        configured = [(name, t["artifact"]) for name, t in self.settings.models.items() if t.get("artifact")]
+        if configured:
+            # Hashing a large model file must not delay init: a daemon thread identifies configured
+            # artifacts as agent.record_artifact would (it waits for init to release the state lock).
+            self._artifacts_thread = threading.Thread(
+                target=_identify_configured, args=(self, configured), name="infersight-artifacts", daemon=True)
+            self._artifacts_thread.start()
         self.log.info(
             EVENT_STARTED,
             version=VERSION,
@@ -261,7 +270,10 @@ class Agent:
     def flush(self, timeout: float = 10.0) -> FlushResult:
         """Drain the worker (plugins see every queued row, then a tick runs), then flush telemetry exporters."""
         deadline = time.monotonic() + timeout
-        ok = self.worker.flush(timeout)
+        hashing = self._artifacts_thread
+        if hashing is not None and hashing is not threading.current_thread():
+            hashing.join(timeout)  # configured artifacts are identified and queued before the flush marker
+        ok = self.worker.flush(max(0.0, deadline - time.monotonic()))
         remaining = max(0.0, deadline - time.monotonic())
         return FlushResult(worker=ok, exporters=self.pipelines.force_flush(remaining))
 
@@ -465,6 +477,19 @@ class Agent:
         else:
             self.count_drop("feedback_dispatch")
         return event
+
+
+def _identify_configured(agent: Agent, configured: list[tuple[str, str]]) -> None:
+    """Identify each ``[models.NAME] artifact`` for this agent (its config, so not kept past it)."""
+    from agent import _artifacts
+
+    for name, path in configured:
+        try:
+            identity = _artifacts.identify(name, Path(path).expanduser())
+            agent.configured_artifacts[name] = identity
+            agent.artifact_recorded(identity)
+        except Exception:
+            pass  # identify() reports unreadable paths itself; nothing may escape a daemon thread
 
 
 def _is_columns(rows: Any) -> bool:

@@ -61,7 +61,10 @@ def record(model: str, source: Any) -> ArtifactIdentity:
     return identity
 
 
-def digest_of(model: str) -> str | None:
-    """The recorded artifact SHA-256 of ``model`` (hex), or None (read when a model binds, not per call)."""
-    identity = _state.ARTIFACTS.get(model)
+def digest_of(model: str, configured: dict[str, ArtifactIdentity] | None = None) -> str | None:
+    """The artifact SHA-256 of ``model`` (hex), or None (read when a model binds, not per call).
+
+    ``agent.record_artifact`` wins over the agent's configured ``[models.NAME] artifact``.
+    """
+    identity = _state.ARTIFACTS.get(model) or (configured or {}).get(model)
     return identity.sha256 if identity is not None and identity.sha256 else None

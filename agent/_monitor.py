@@ -110,7 +110,7 @@ class ModelRuntime:
         self.attrs: dict[str, Any] = {ATTR_MODEL_NAME: info.name, ATTR_MODEL_VERSION: info.version}
         if info.task:
             self.attrs[ATTR_TASK] = info.task
-        digest = digest_of(info.name)
+        digest = digest_of(info.name, agent.configured_artifacts)
         if digest:
             self.attrs[ATTR_ARTIFACT_SHA256] = digest
         self.capture = info.capture

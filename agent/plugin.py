@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent import _state
+from agent._artifacts import identify as identify_artifact
 from agent._config import ENVIRONMENT_VARIABLES, Settings, deep_merge, load_file, resolve
 from agent._errors import ConfigError, DeliveryError, PluginError, describe_exception
 from agent._fileexport import ensure_dir
@@ -105,6 +106,7 @@ __all__ = [
     "enum_of",
     "exporter_type",
     "hookimpl",
+    "identify_artifact",
     "infer_feature_types",
     "int_at_least",
     "integer",

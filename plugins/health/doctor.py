@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from agent import record_artifact
-from agent.plugin import ConfigError, Settings, load_config_file, resolve_config
+from agent.plugin import ConfigError, Settings, identify_artifact, load_config_file, resolve_config
 from plugins.health.checks import CheckReport, artifact_role, run_checks
 from plugins.health.config import HealthConfig, ModelPins, model_pins, parse_config
 from plugins.health.dependencies import PYTHON
@@ -193,7 +192,8 @@ def _check_artifacts(report: CheckReport, pins: Mapping[str, ModelPins], rep: _R
     """Identify each readable artifact through the core; print it; return the digest mismatches."""
     mismatches: list[Mismatch] = []
     for name, path in report.artifacts:
-        digest = record_artifact(name, path)
+        identity = identify_artifact(name, path)
+        digest = identity.digest or None
         try:
             size = f", {path.stat().st_size} bytes"
         except OSError:

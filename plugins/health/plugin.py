@@ -3,24 +3,20 @@
 Artifacts are identified by the core: ``agent.record_artifact`` hashes the file and
 hands the identity to ``infersight_artifact_recorded``, where the plugin logs it and
 compares it with the model's ``expected_digest`` pin. A configured ``[models.NAME]
-artifact`` goes the same way: configure starts one thread that records it (hashing
-neither delays ``init`` nor runs on the worker; ``init`` holds the core's lock while
-plugins configure, so the thread's ``record_artifact`` completes once ``init`` returns).
+artifact`` goes the same way: the core identifies it after ``init`` (off the caller's
+thread) and delivers it through the same hook.
 The plugin keeps no module state: everything lives on the instance the agent registered.
 """
 
 from __future__ import annotations
 
 import argparse
-import threading
 from collections.abc import Iterable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from agent import record_artifact
 from agent.plugin import ArtifactIdentity, ModelInfo, PluginContext, Signal, describe_exception, hookimpl
 from plugins.health import names as n
 from plugins.health.checks import CheckReport, artifact_role, run_checks
@@ -61,7 +57,6 @@ class HealthPlugin:
         self._standing: dict[tuple[str, tuple[tuple[str, str], ...]], Signal] = {}
         self._fresh: set[tuple[str, tuple[tuple[str, str], ...]]] = set()  # published since the last tick
         self._last_tick: float | None = None
-        self._recorder: threading.Thread | None = None
         self.report: CheckReport | None = None
 
     # -- hooks --------------------------------------------------------------------------
@@ -90,11 +85,6 @@ class HealthPlugin:
             )
         if cfg.gpu:
             self._gpu = register_gpu_metrics(agent.meter, self._instrument_failed)
-        artifacts = self.report.artifacts if self.report else ()
-        if artifacts:
-            self._recorder = threading.Thread(target=_record_configured, args=(artifacts,), daemon=True,
-                                              name="infersight-health-artifacts")
-            self._recorder.start()
 
     def _initial_checks(self, agent: PluginContext) -> list[Signal]:
         versions = {name: info.version for name, info in agent.models.items()}
@@ -163,13 +153,6 @@ class HealthPlugin:
         from plugins.health.commands import add_commands
 
         add_commands(subparsers)
-
-    def wait_for_artifacts(self, timeout: float = 30.0) -> bool:
-        """Wait until the configured artifacts were handed to the core; False when ``timeout`` ran out first."""
-        recorder = self._recorder
-        if recorder is not None:
-            recorder.join(timeout)
-        return recorder is None or not recorder.is_alive()
 
     def identity(self, model: str) -> ArtifactIdentity | None:
         """The last artifact identity recorded for ``model`` in this agent."""
@@ -245,12 +228,6 @@ class HealthPlugin:
 
 def _key(signal: Signal) -> tuple[str, tuple[tuple[str, str], ...]]:
     return (signal.name, tuple(sorted(signal.labels.items())))
-
-
-def _record_configured(artifacts: Iterable[tuple[str, Path]]) -> None:
-    """Identify configured artifacts through the core, which delivers them to ``infersight_artifact_recorded``."""
-    for name, path in artifacts:
-        record_artifact(name, path)
 
 
 def make_plugin() -> HealthPlugin:

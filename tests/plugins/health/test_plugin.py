@@ -69,7 +69,6 @@ def test_wrong_configured_artifact_and_changed_pin_publish_signals_and_error_eve
                                         "expected_digest": _pin(GOOD)}},
     }  # fmt: skip
     with run_plugin("health", config=config) as h:
-        assert h.plugin("health").wait_for_artifacts()
         signals = _by_name(h.tick())
         digest = signals[n.SIGNAL_DIGEST_MISMATCH]
         assert digest.labels == {"model": "fraud-configured"}
@@ -119,7 +118,6 @@ def test_matching_artifact_and_pins_publish_nothing(tmp_path: Path) -> None:
                                       "expected_version": "3.2"}},
     }  # fmt: skip
     with run_plugin("health", config=config) as h:
-        assert h.plugin("health").wait_for_artifacts()
         assert _health(h.tick()) == []
         errors = [r for r in h.log_records() if str(r.log_record.severity_text).lower() == "error"]
         assert errors == []

@@ -43,7 +43,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec(historic=True)
 def infersight_configure(config: dict[str, Any], agent: PluginContext) -> None:
-    """Called once at ``agent.init``, on the caller's thread, before any other hook.
+    """Called once at ``agent.init``, before any other hook, while ``init`` waits for it.
+
+    It runs on a short-lived helper thread (so ``agent.plugin_configure_timeout`` can bound
+    it); do not call back into ``agent.init``, ``agent.shutdown`` or ``agent.record_artifact``.
 
     ``config`` is the resolved configuration as plain data; a plugin reads its own
     section with ``agent.section(name)`` and validates it, raising ``ConfigError``

@@ -117,32 +117,26 @@ class WindowReport:
 
 @dataclass(frozen=True, slots=True)
 class _Clean:
-    """Columns converted once: numerics as float64, categories as hashable scalars, vectors set aside."""
+    """Scalar columns converted once: numerics as float64, categories as hashable scalars."""
 
     numeric: dict[str, np.ndarray]
     categorical: dict[str, np.ndarray]
-    vectors: tuple[str, ...]
     issues: list[tuple[str, str, int]]
 
     @property
     def columns(self) -> dict[str, np.ndarray]:
-        """Every scalar column, converted."""
+        """Every column, converted."""
         return {**self.numeric, **self.categorical}
 
 
-def _clean(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureType],
-           vectors: frozenset[str] = frozenset()) -> _Clean:
+def _clean(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureType]) -> _Clean:
+    """Convert each column by its type; values a test cannot use are counted, never raised."""
     numeric: dict[str, np.ndarray] = {}
     categorical: dict[str, np.ndarray] = {}
-    vec: list[str] = []
     issues: list[tuple[str, str, int]] = []
     for name, raw in columns.items():
-        col = np.asarray(raw) if not isinstance(raw, np.ndarray) else raw
-        if name in vectors or (name not in types and is_vector(col)):
-            vec.append(name)
-            continue
-        kind = types.get(name)
-        if kind is FeatureType.NUMERIC:
+        col = raw if isinstance(raw, np.ndarray) else np.asarray(raw)
+        if types.get(name) is FeatureType.NUMERIC:
             values, non_numeric, unconvertible = to_float(col)
             if non_numeric:
                 issues.append((name, names.BAD_NON_NUMERIC, non_numeric))
@@ -154,7 +148,7 @@ def _clean(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureType],
             if unhashable:
                 issues.append((name, names.BAD_UNHASHABLE, unhashable))
             categorical[name] = cats
-    return _Clean(numeric, categorical, tuple(vec), issues)
+    return _Clean(numeric, categorical, issues)
 
 
 def build_profile(

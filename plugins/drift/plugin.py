@@ -21,8 +21,6 @@ window) are logged at info level: they belong in the exported log, not on stderr
 
 from __future__ import annotations
 
-import json
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -44,9 +42,9 @@ from agent.plugin import (
 from plugins.drift import names
 from plugins.drift.commands import add_commands
 from plugins.drift.config import DriftConfig, Multivariate, parse_config
-from plugins.drift.detector import ReferenceProfile, SchemaChange, WindowReport, build_profile, evaluate
+from plugins.drift.detector import ReferenceProfile, build_profile, evaluate
 from plugins.drift.results import DriftResult
-from plugins.drift.summary import FeatureSummary
+from plugins.drift.telemetry import Telemetry, signal
 from plugins.drift.values import is_vector, row_problems, to_float, value_problem
 from plugins.drift.windows import ClosedWindow, WindowBuffer
 
@@ -87,6 +85,7 @@ class DriftPlugin:
         self._states: dict[str, _ModelState] = {}
         self._lock = threading.Lock()
         self._clock: Callable[[], float] = time.time
+        self.tel: Telemetry  # set by infersight_configure, before any other hook
 
     # -- configuration --------------------------------------------------------------------
 
@@ -101,21 +100,7 @@ class DriftPlugin:
         self.default, self.per_model = parse_config(agent.section("drift"))
         self.agent = agent
         self._clock = agent.clock
-        m = agent.meter
-        self._g_stat = m.create_gauge(names.STATISTIC, unit="1", description="Drift test statistic per window")
-        self._g_p = m.create_gauge(names.P_VALUE, unit="1", description="Corrected p-value per window")
-        self._g_effect = m.create_gauge(names.EFFECT_SIZE, unit="1", description="Drift effect size per window")
-        self._g_detected = m.create_gauge(names.DETECTED, unit="1", description="1 when the feature drifted")
-        self._g_summary = m.create_gauge(names.SUMMARY, unit="1", description="Summary statistic per feature")
-        self._c_skipped = m.create_counter(names.SKIPPED, unit="{test}", description="Drift tests skipped")
-        self._c_bad = m.create_counter(names.BAD_VALUES, unit="{value}", description="Values a test could not use")
-        self._c_windows = m.create_counter(names.WINDOWS, unit="{window}", description="Drift windows closed")
-        self._c_received = m.create_counter(names.ROWS_RECEIVED, unit="{row}",
-                                            description="Rows handed to the drift plugin")
-        self._c_tested = m.create_counter(names.ROWS_TESTED, unit="{row}",
-                                          description="Rows of closed windows tested against the reference")
-        self._c_dropped = m.create_counter(names.ROWS_DROPPED, unit="{row}",
-                                           description="Rows received but not tested, by reason")
+        self.tel = Telemetry(agent)
 
     def config_for(self, model: str) -> DriftConfig:
         """The effective drift config of ``model``."""
@@ -147,7 +132,7 @@ class DriftPlugin:
             usable = self._usable_rows(model, records, count=False)
             if usable is None:
                 return
-            columns, outputs = usable
+            columns, outputs, _ = usable
             self._set_reference(model, st, columns, outputs, names.SOURCE_SET)
 
     def _set_reference(self, model: ModelInfo, st: _ModelState, columns: Columns, outputs: np.ndarray | None,
@@ -155,13 +140,12 @@ class DriftPlugin:
         cfg = st.config
         labels = columns.pop(cfg.label_column, None)
         st.inputs.profile = build_profile(columns, cfg)
-        self._reference_event(model, names.STREAM_INPUTS, st.inputs.profile, source)
-        self._export_summaries(model, st.inputs.profile.summaries, names.SAMPLE_REFERENCE)
+        self.tel.reference(model, names.STREAM_INPUTS, st.inputs.profile, source)
         if outputs is not None and len(outputs):
             self._set_output_profile(model, st, np.asarray(outputs), source)
         if labels is not None:
             st.labels.profile = build_profile({LABEL: labels}, replace(cfg, multivariate=Multivariate.OFF))
-            self._reference_event(model, names.STREAM_LABELS, st.labels.profile, source)
+            self.tel.reference(model, names.STREAM_LABELS, st.labels.profile, source)
             self._release_warmup(model, st, st.labels, names.STREAM_LABELS)
         self._release_warmup(model, st, st.inputs, names.STREAM_INPUTS)
 
@@ -194,7 +178,7 @@ class DriftPlugin:
             st.outputs.profile = build_profile(
                 {OUTPUT: flat}, replace(cfg, multivariate=Multivariate.OFF, feature_types=types))
         st.outputs.warmup = None
-        self._reference_event(model, names.STREAM_OUTPUTS, st.outputs.profile, source)
+        self.tel.reference(model, names.STREAM_OUTPUTS, st.outputs.profile, source)
 
     # -- data path ------------------------------------------------------------------------
 
@@ -205,32 +189,32 @@ class DriftPlugin:
             st = self._state(model)
             if not st.config.enabled:  # [drift.models.NAME] enabled = false
                 return
-            self._rows(self._c_received, model, names.STREAM_INPUTS, len(records))
+            self.tel.received(model, names.STREAM_INPUTS, len(records))
             usable = self._usable_rows(model, records, count=True)
-            if usable is None:
-                return
-            columns, outputs = usable
-            n = len(next(iter(columns.values()))) if columns else (0 if outputs is None else len(outputs))
-            if n:
-                self._feed_inputs(model, st, columns, outputs, n)
+            if usable is not None:
+                self._feed_inputs(model, st, *usable)
 
     def _usable_rows(self, model: ModelInfo, records: RecordBatch,
-                     count: bool) -> tuple[Columns, np.ndarray | None] | None:
-        """The batch without the rows no test can use (each dropped and counted alone); None when none is left."""
+                     count: bool) -> tuple[Columns, np.ndarray | None, int] | None:
+        """The batch without the rows no test can use (each dropped and counted alone), and its row count.
+
+        None when no row is left, or when the batch is malformed (columns of another length than
+        the batch: rows cannot be aligned with their values, so the batch is dropped as a whole).
+        """
         n = len(records)
         columns = {k: np.asarray(v) for k, v in records.columns.items()}
         outputs = None if records.outputs is None else np.asarray(records.outputs)
         lengths = {len(c) for c in columns.values()} | ({len(outputs)} if outputs is not None else set())
         if lengths - {n} or len(records.timestamps) != n:
-            if count:  # rows cannot be aligned with their values: the batch is unusable as a whole
-                self._dropped(model, names.STREAM_INPUTS, names.DROP_MALFORMED, n)
+            if count:
+                self.tel.dropped(model, names.STREAM_INPUTS, names.DROP_MALFORMED, n)
             return None
         problems: dict[int, str] = {}
         for name, col in [*columns.items(), *([(OUTPUT, outputs)] if outputs is not None else [])]:
             bad = row_problems(col)
             for reason in set(bad.values()):
                 hits = sum(1 for r in bad.values() if r == reason)
-                self._c_bad.add(hits, self._attrs(model, name, reason=reason))
+                self.tel.bad_values(model, name, reason, hits)
             for i, reason in bad.items():
                 problems.setdefault(i, reason)
         if problems:
@@ -239,12 +223,11 @@ class DriftPlugin:
             if count:
                 for reason in set(problems.values()):
                     hits = sum(1 for r in problems.values() if r == reason)
-                    self._dropped(model, names.STREAM_INPUTS, reason, hits)
+                    self.tel.dropped(model, names.STREAM_INPUTS, reason, hits)
             columns = {k: v[keep] for k, v in columns.items()}
             outputs = None if outputs is None else outputs[keep]
-            if not keep.any():
-                return None
-        return columns, outputs
+            n = int(keep.sum())
+        return (columns, outputs, n) if n else None
 
     def _feed_inputs(self, model: ModelInfo, st: _ModelState, columns: Columns, outputs: np.ndarray | None,
                      n: int) -> None:
@@ -258,7 +241,7 @@ class DriftPlugin:
             if not done:
                 return
             w = done[0]
-            self._dropped(model, names.STREAM_INPUTS, names.DROP_REFERENCE, w.rows_seen)
+            self.tel.dropped(model, names.STREAM_INPUTS, names.DROP_REFERENCE, w.rows_seen)
             st.inputs.warmup = None
             self._set_reference(model, st, dict(w.columns), w.outputs, names.SOURCE_LIVE)
             columns, ts, n = _tail(columns, take), ts[take:], n - take
@@ -285,15 +268,15 @@ class DriftPlugin:
             labels = [e for e in events if e.kind == "label"]
             if not labels or not st.config.enabled:
                 return
-            self._rows(self._c_received, model, names.STREAM_LABELS, len(labels))
+            self.tel.received(model, names.STREAM_LABELS, len(labels))
             kept: list[Any] = []
             for e in labels:
                 reason = value_problem(e.value)
                 if reason is None:
                     kept.append(e.value)
                 else:
-                    self._c_bad.add(1, self._attrs(model, LABEL, reason=reason))
-                    self._dropped(model, names.STREAM_LABELS, reason, 1)
+                    self.tel.bad_values(model, LABEL, reason, 1)
+                    self.tel.dropped(model, names.STREAM_LABELS, reason, 1)
             if not kept:
                 return
             values = np.empty(len(kept), dtype=object)
@@ -306,11 +289,11 @@ class DriftPlugin:
                 done = warm.add(_head(col, take), None, ts[:take])
                 if not done:
                     return
-                self._dropped(model, names.STREAM_LABELS, names.DROP_REFERENCE, done[0].rows_seen)
+                self.tel.dropped(model, names.STREAM_LABELS, names.DROP_REFERENCE, done[0].rows_seen)
                 st.labels.warmup = None
                 cfg = replace(st.config, multivariate=Multivariate.OFF)
                 st.labels.profile = build_profile(dict(done[0].columns), cfg)
-                self._reference_event(model, names.STREAM_LABELS, st.labels.profile, names.SOURCE_LIVE)
+                self.tel.reference(model, names.STREAM_LABELS, st.labels.profile, names.SOURCE_LIVE)
                 col, ts = _tail(col, take), ts[take:]
             for w in st.labels.buffer.add(col, None, ts):
                 self._run_labels(model, st, w)
@@ -342,13 +325,12 @@ class DriftPlugin:
     def _account(self, model: ModelInfo, stream: _Stream, name: str, w: ClosedWindow) -> bool:
         """Count a closed window's rows as tested (and sampled out); False when there is no reference."""
         if stream.profile is None:
-            self._dropped(model, name, names.DROP_NO_REFERENCE, w.rows_seen)
+            self.tel.dropped(model, name, names.DROP_NO_REFERENCE, w.rows_seen)
             return False
-        self._rows(self._c_tested, model, name, w.rows)
+        self.tel.tested(model, name, w.rows)
         if w.rows_seen > w.rows:
-            self._dropped(model, name, names.DROP_SAMPLED_OUT, w.rows_seen - w.rows)
+            self.tel.dropped(model, name, names.DROP_SAMPLED_OUT, w.rows_seen - w.rows)
         stream.windows += 1
-        self._c_windows.add(1, {**self._attrs(model, None), names.ATTR_STREAM: name})
         return True
 
     def _run_window(self, model: ModelInfo, st: _ModelState, w: ClosedWindow) -> None:
@@ -358,7 +340,7 @@ class DriftPlugin:
         assert prof is not None
         report = evaluate(prof, w.columns, st.config, model=model.name, window_start=w.start, window_end=w.end)
         number = st.inputs.windows
-        self._emit(model, st, report, w, names.STREAM_INPUTS, number)
+        st.pending.extend(self.tel.window(model, report, w, names.STREAM_INPUTS, number))
         results = list(report.results)
         if w.outputs is not None and st.outputs.profile is not None:
             results.extend(self._run_outputs(model, st, w, number))
@@ -378,10 +360,10 @@ class DriftPlugin:
         if st.outputs.vector_width:
             matrix = _output_matrix(outputs)
             if matrix is None:
-                self._c_bad.add(len(outputs), self._attrs(model, OUTPUT, reason=names.BAD_NON_NUMERIC))
+                self.tel.bad_values(model, OUTPUT, names.BAD_NON_NUMERIC, len(outputs))
                 return []
             if matrix.shape[1] != st.outputs.vector_width:
-                st.pending.append(self._signal(names.SIGNAL_NEW_OUTPUT_CLASS, float(matrix.shape[1]), model,
+                st.pending.append(signal(names.SIGNAL_NEW_OUTPUT_CLASS, float(matrix.shape[1]), model,
                                                OUTPUT, {"reference_width": st.outputs.vector_width,
                                                         "window_width": matrix.shape[1]}, w.end))
                 return []
@@ -400,12 +382,13 @@ class DriftPlugin:
                 if vals.size:
                     outside = int(np.count_nonzero((vals < ref.min) | (vals > ref.max)))
                     if outside:
-                        st.pending.append(self._signal(
+                        st.pending.append(signal(
                             names.SIGNAL_OUTPUT_OUT_OF_RANGE, outside / vals.size, model, OUTPUT,
                             {"count": outside, "reference_min": ref.min, "reference_max": ref.max}, w.end))
-        self._c_windows.add(1, {**self._attrs(model, None), names.ATTR_STREAM: names.STREAM_OUTPUTS})
+        self.tel.window_closed(model, names.STREAM_OUTPUTS)
         st.outputs.windows = number
-        self._emit(model, st, report, w, names.STREAM_OUTPUTS, number, names.SIGNAL_NEW_OUTPUT_CLASS)
+        st.pending.extend(self.tel.window(model, report, w, names.STREAM_OUTPUTS, number,
+                                          names.SIGNAL_NEW_OUTPUT_CLASS))
         return list(report.results)
 
     def _run_labels(self, model: ModelInfo, st: _ModelState, w: ClosedWindow) -> None:
@@ -415,107 +398,8 @@ class DriftPlugin:
         assert prof is not None
         cfg = replace(st.config, multivariate=Multivariate.OFF)
         report = evaluate(prof, w.columns, cfg, model=model.name, window_start=w.start, window_end=w.end)
-        self._emit(model, st, report, w, names.STREAM_LABELS, st.labels.windows)
+        st.pending.extend(self.tel.window(model, report, w, names.STREAM_LABELS, st.labels.windows))
         st.latest = tuple(r for r in st.latest if r.feature != LABEL) + report.results
-
-    def _emit(self, model: ModelInfo, st: _ModelState, report: WindowReport, w: ClosedWindow, stream: str,
-              number: int, new_category_signal: str = names.SIGNAL_NEW_CATEGORY) -> None:
-        """Metrics, Signals and log events of one tested window."""
-        window = {names.ATTR_WINDOW_NUMBER: number, names.ATTR_WINDOW_START: w.start, names.ATTR_WINDOW_END: w.end}
-        for r in report.results:
-            attrs = {**self._attrs(model, r.feature), names.ATTR_TEST: r.test}
-            if r.skipped is not None:
-                self._c_skipped.add(1, {**attrs, names.ATTR_REASON: r.skipped})
-                continue
-            self._g_stat.set(_finite(r.statistic), attrs)
-            self._g_p.set(_finite(r.corrected_p_value), attrs)
-            self._g_effect.set(_finite(r.effect_size), attrs)
-            self._g_detected.set(1.0 if r.drifted else 0.0, attrs)
-            details = _details(r)
-            labels_extra = {names.LABEL_TEST: r.test}
-            st.pending.append(self._signal(names.SIGNAL_DETECTED, 1.0 if r.drifted else 0.0, model, r.feature,
-                                           details, w.end, labels_extra))
-            st.pending.append(self._signal(names.SIGNAL_EFFECT_SIZE, _finite(r.effect_size), model, r.feature,
-                                           details, w.end, labels_extra))
-            if r.drifted:
-                self._log(names.EVENT_DETECTED, {
-                    **self._attrs(model, r.feature), names.ATTR_STREAM: stream, names.ATTR_TEST: r.test,
-                    names.ATTR_STATISTIC: _json_number(r.statistic), names.ATTR_P_VALUE: _json_number(r.p_value),
-                    names.ATTR_CORRECTED_P_VALUE: _json_number(r.corrected_p_value),
-                    names.ATTR_EFFECT_SIZE: _json_number(r.effect_size), names.ATTR_EFFECT_NAME: r.effect_name,
-                    names.ATTR_THRESHOLD: _json_number(r.threshold), names.ATTR_REFERENCE_ROWS: r.n_reference,
-                    names.ATTR_WINDOW_ROWS: r.n_window, **window,
-                })
-        self._export_summaries(model, report.summaries, names.SAMPLE_WINDOW)
-        for feature, reason, count in report.issues:
-            self._c_bad.add(count, self._attrs(model, feature, reason=reason))
-        for ch in report.schema:
-            sig_name = {"feature_added": names.SIGNAL_FEATURE_ADDED, "feature_missing": names.SIGNAL_FEATURE_MISSING,
-                        "new_category": new_category_signal}[ch.kind]
-            value = float(ch.count) if ch.kind == "new_category" else 1.0
-            st.pending.append(self._signal(sig_name, value, model, ch.feature,
-                                           {"kind": ch.kind, "count": ch.count, "examples": list(ch.examples)},
-                                           w.end))
-            self._log(names.EVENT_SCHEMA, {
-                **self._attrs(model, ch.feature), names.ATTR_STREAM: stream, names.ATTR_CHANGE: ch.kind,
-                names.ATTR_COUNT: ch.count, names.ATTR_EXAMPLES: list(ch.examples), **window,
-            })
-        drifted = [r.feature for r in report.results if r.drifted]
-        self._log(names.EVENT_WINDOW, {
-            **self._attrs(model, None), names.ATTR_STREAM: stream, **window,
-            names.ATTR_WINDOW_ROWS: w.rows, names.ATTR_WINDOW_ROWS_SEEN: w.rows_seen,
-            names.ATTR_DRIFTED: bool(drifted), names.ATTR_DRIFTED_FEATURES: drifted,
-            names.ATTR_RESULTS: _dumps([_result_json(r, report.summaries.get(r.feature)) for r in report.results]),
-            names.ATTR_SCHEMA_CHANGES: _dumps([_schema_json(ch) for ch in report.schema]),
-        })
-
-    def _export_summaries(self, model: ModelInfo, summaries: Mapping[str, FeatureSummary], sample: str) -> None:
-        """Summary statistics as ``ml.drift.summary`` gauges, ``ml.drift.sample`` = reference or window."""
-        for feature, s in summaries.items():
-            attrs = {**self._attrs(model, feature), names.ATTR_SAMPLE: sample}
-            for stat, value in s.numeric_stats().items():
-                if math.isfinite(value):
-                    self._g_summary.set(value, {**attrs, names.ATTR_STAT: stat})
-            for cat, freq in s.frequencies.items():
-                self._g_summary.set(freq, {**attrs, names.ATTR_STAT: f"freq:{cat}"})
-
-    def _reference_event(self, model: ModelInfo, stream: str, profile: ReferenceProfile, source: str) -> None:
-        self._log(names.EVENT_REFERENCE, {
-            **self._attrs(model, None), names.ATTR_STREAM: stream, names.ATTR_REFERENCE_SOURCE: source,
-            names.ATTR_REFERENCE_ROWS: profile.n_rows, names.ATTR_FEATURES: sorted(profile.types),
-            names.ATTR_VECTOR_FEATURES: list(profile.vectors),
-            names.ATTR_SUMMARIES: _dumps({f: _summary_json(s) for f, s in profile.summaries.items()}),
-        })
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _rows(self, counter: Any, model: ModelInfo, stream: str, n: int) -> None:
-        if n:
-            counter.add(n, {**self._attrs(model, None), names.ATTR_STREAM: stream})
-
-    def _dropped(self, model: ModelInfo, stream: str, reason: str, n: int) -> None:
-        if n:
-            self._c_dropped.add(n, {**self._attrs(model, None, reason=reason), names.ATTR_STREAM: stream})
-
-    @staticmethod
-    def _attrs(model: ModelInfo, feature: str | None, reason: str | None = None) -> dict[str, str]:
-        a = {names.ATTR_MODEL: model.name, names.ATTR_VERSION: model.version}
-        if feature is not None:
-            a[names.ATTR_FEATURE] = feature
-        if reason is not None:
-            a[names.ATTR_REASON] = reason
-        return a
-
-    @staticmethod
-    def _signal(name: str, value: float, model: ModelInfo, feature: str, details: Mapping[str, Any],
-                now: float, extra: Mapping[str, str] | None = None) -> Signal:
-        labels = {names.LABEL_MODEL: model.name, names.LABEL_VERSION: model.version, names.LABEL_FEATURE: feature,
-                  **(extra or {})}
-        return Signal(name=name, value=value, labels=labels, details=dict(details), timestamp=now)
-
-    def _log(self, event: str, attributes: Mapping[str, Any]) -> None:
-        if self.agent is not None:
-            self.agent.log.info(event, **attributes)
 
 
 def make_plugin() -> DriftPlugin:
@@ -565,59 +449,3 @@ def _output_type(outputs: np.ndarray, task: str) -> FeatureType:
     if integral and np.all((finite == 0) | (finite == 1)):
         return FeatureType.BOOLEAN
     return FeatureType.NUMERIC
-
-
-def _finite(x: float) -> float:
-    return x if math.isfinite(x) else (0.0 if math.isnan(x) else math.copysign(1e308, x))
-
-
-def _json_number(x: float) -> float | None:
-    return float(x) if isinstance(x, int | float) and math.isfinite(x) else None
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, allow_nan=False, separators=(",", ":"), default=str)
-
-
-def _summary_json(s: FeatureSummary) -> dict[str, Any]:
-    out: dict[str, Any] = {"count": s.count, "missing_rate": _json_number(s.missing_rate)}
-    if s.frequencies:
-        out["frequencies"] = {k: _json_number(v) for k, v in s.frequencies.items()}
-    else:
-        out.update({k: _json_number(v) for k, v in s.numeric_stats().items() if k not in ("count", "missing_rate")})
-    return out
-
-
-def _result_json(r: DriftResult, summary: FeatureSummary | None) -> dict[str, Any]:
-    return {
-        "feature": r.feature, "test": r.test, "statistic": _json_number(r.statistic),
-        "p_value": _json_number(r.p_value), "corrected_p_value": _json_number(r.corrected_p_value),
-        "effect_name": r.effect_name, "effect_size": _json_number(r.effect_size),
-        "threshold": _json_number(r.threshold), "significant": r.significant, "drifted": r.drifted,
-        "skipped": r.skipped, "n_reference": r.n_reference, "n_window": r.n_window,
-        "effects": {k: _json_number(v) for k, v in r.effects.items()},
-        "summary": _summary_json(summary) if summary is not None else None,
-    }
-
-
-def _schema_json(ch: SchemaChange) -> dict[str, Any]:
-    return {"kind": ch.kind, "feature": ch.feature, "count": ch.count, "examples": list(ch.examples)}
-
-
-def _details(r: DriftResult) -> dict[str, Any]:
-    return {
-        "test": r.test,
-        "statistic": r.statistic,
-        "p_value": r.p_value,
-        "corrected_p_value": r.corrected_p_value,
-        "effect_size": r.effect_size,
-        "effect_name": r.effect_name,
-        "threshold": r.threshold,
-        "significant": r.significant,
-        "drifted": r.drifted,
-        "window_start": r.window_start,
-        "window_end": r.window_end,
-        "n_reference": r.n_reference,
-        "n_window": r.n_window,
-        **{f"effect_{k}": v for k, v in r.effects.items()},
-    }

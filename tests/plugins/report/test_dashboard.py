@@ -86,8 +86,6 @@ def test_every_query_names_only_metrics_the_agent_emits() -> None:
         assert not unknown, f"{title}: {sorted(unknown)} is not an agent metric after translation ({expr})"
 
 
-@pytest.mark.xfail(strict=True, reason="config/grafana/dashboards/infersight.json still filters on ml_traffic; the "
-                                       "recsys plugin now emits ml.recsys.traffic (its owner's rename, issue 11)")
 def test_every_query_uses_only_labels_the_agent_emits() -> None:
     known = emitted_labels()
     for title, expr in _expressions():

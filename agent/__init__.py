@@ -120,15 +120,19 @@ def register_plugin(plugin: Any, name: str | None = None) -> list[str]:
             for obj in objs]
 
 
-def set_reference(model: str, rows: Any) -> None:
-    """Set the reference (training) data of ``model``: mappings, a 2-D array or a DataFrame.
+def set_reference(model: str, rows: Any, outputs: Any = None) -> None:
+    """Set the reference (training) data of ``model``: mappings, a 2-D array, a DataFrame, or columns.
 
-    Raises ``ValueError`` when ``rows`` has a shape the agent cannot use. A no-op when
-    the agent is not running.
+    ``rows`` may also be a dict of equal-length 1-D arrays (columns, as ``[models.NAME]
+    reference`` files load). ``outputs`` optionally gives the model's output for each
+    reference row (scores or probability vectors), for plugins that compare outputs or
+    calibrate on them. Plugins get it on the worker in order with the calls around it; the
+    model's redaction applies. Raises ``ValueError`` when ``rows`` or ``outputs`` has a
+    shape the agent cannot use. A no-op when the agent is not running.
     """
     agent = _state.AGENT
     if agent is not None:
-        agent.set_reference(model, rows)
+        agent.set_reference(model, rows, outputs)
 
 
 def record_artifact(model: str, path_or_bytes: Any) -> str | None:

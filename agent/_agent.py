@@ -23,7 +23,15 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from agent import _state
-from agent._capture import UnprocessableError, _assemble, redact_columns, redact_mapping, rows_of
+from agent._capture import (
+    UnprocessableError,
+    _assemble,
+    _outputs,
+    _stack_outputs,
+    redact_columns,
+    redact_mapping,
+    rows_of,
+)
 from agent._config import Settings, redact_url, resolve, unknown_sections
 from agent._errors import HIDDEN, ConfigError, describe_exception
 from agent._fileexport import dir_mode, ensure_dir
@@ -427,7 +435,7 @@ class Agent:
 
     # -- reference and feedback -----------------------------------------------------
 
-    def set_reference(self, model: str, rows: Any) -> None:
+    def set_reference(self, model: str, rows: Any, outputs: Any = None) -> None:
         """Normalise reference rows and hand them to the plugins on the worker thread."""
         info = self.models.get(model) or self.register_model(model)
         if _is_columns(rows):
@@ -445,11 +453,21 @@ class Agent:
             columns = _assemble(got, [], n)
         # Reference rows are data entering the agent like captures: the model's redaction applies.
         columns = redact_columns(columns, info)
+        stacked = None
+        if outputs is not None:
+            try:
+                per_row = _outputs(outputs, n)
+                if any(isinstance(o, Mapping) for o in per_row):
+                    per_row = [redact_mapping(o, info) if isinstance(o, Mapping) else o for o in per_row]
+                stacked = _stack_outputs(per_row)
+            except UnprocessableError as exc:
+                raise ValueError(f"set_reference({model!r}): cannot use outputs: {exc}") from None
         batch = RecordBatch(
             prediction_ids=tuple("reference" for _ in range(n)),
             row_index=np.arange(n),
             timestamps=np.zeros(n),
             columns=columns,
+            outputs=stacked,
         )
         self.worker.submit("reference", (info, batch))
 

@@ -86,7 +86,10 @@ def rows_of(inputs: Any, model: ModelInfo) -> list[dict[str, Any]] | dict[str, n
 def _column(values: Sequence[Any]) -> np.ndarray:
     """A 1-D column: float64 when all values are real numbers, bool when all bools, else object."""
     if values and all(_is_number(v) for v in values):
-        return np.asarray(values, dtype=np.float64)
+        try:
+            return np.asarray(values, dtype=np.float64)
+        except OverflowError:  # an int beyond float range: keep the values as they are (object column)
+            pass
     if values and all(isinstance(v, bool | np.bool_) for v in values):
         return np.asarray(values, dtype=bool)
     out = np.empty(len(values), dtype=object)
@@ -134,6 +137,8 @@ def redact_mapping(values: Mapping[str, Any], model: ModelInfo) -> dict[str, Any
 
 def _outputs(output: Any, n: int) -> list[Any]:
     """Per-row outputs of a call with ``n`` rows; a batch output must have ``n`` entries."""
+    if output is None:  # a call whose output was not recorded: one missing output per row
+        return [None] * n
     if n == 1:
         if isinstance(output, np.ndarray) and output.ndim == 2 and output.shape[0] == 1:
             return [output[0]]
@@ -253,7 +258,10 @@ def _uniform_numeric(rows: list[dict[str, Any]]) -> dict[str, np.ndarray] | None
     # np.asarray would also accept bools and numeric strings ("1.5"): only real numbers take this path.
     if not set(map(type, itertools.chain.from_iterable(values))) <= _NUMERIC_TYPES:
         return None
-    matrix = np.asarray(values, dtype=np.float64)
+    try:
+        matrix = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an int beyond float range: the general path keeps it as an object value
+        return None
     return {k: matrix[:, i] for i, k in enumerate(keys)}
 
 

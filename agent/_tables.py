@@ -169,7 +169,10 @@ def to_numeric(col: np.ndarray) -> tuple[np.ndarray, int]:
         if v is None:
             continue
         if isinstance(v, int | float | np.number) and not isinstance(v, str):
-            out[i] = float(v)
+            try:
+                out[i] = float(v)
+            except OverflowError:  # an int beyond float range is not a usable number: counted as bad
+                bad += 1
         else:
             bad += 1
     return out, bad

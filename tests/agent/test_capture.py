@@ -178,3 +178,27 @@ def test_redaction_applies_to_reference_data_outputs_and_feedback_attributes() -
     assert "email" not in out and out["user"] != "ada" and out["score"] == 0.5
     assert "email" not in event.attributes and event.attributes["user"] != "ada"
     assert "example.com" not in repr(tel.events())
+
+
+def test_reference_outputs_reach_plugins_with_the_reference_rows() -> None:
+    got: list[RecordBatch] = []
+
+    class Reference:
+        def infersight_set_reference(self, model: ModelInfo, records: RecordBatch) -> None:
+            got.append(records)
+
+    with capture_telemetry(register=[("ref", Reference())]) as tel:
+        agent.set_reference("m", np.arange(6.0).reshape(3, 2), outputs=np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]))
+        with pytest.raises(ValueError, match="outputs"):
+            agent.set_reference("m", np.arange(6.0).reshape(3, 2), outputs=[0.1, 0.2])
+        assert tel.flush()
+    (batch,) = got
+    assert batch.outputs is not None and batch.outputs.shape == (3, 2) and len(batch) == 3
+
+
+def test_huge_ints_and_missing_batch_outputs_do_not_lose_rows() -> None:
+    info = ModelInfo(name="m", capture=True)
+    caps = [cap({"x": 10**400, "y": 1.0}, 0.5, model=info), cap({"x": 2, "y": 1.0}, 0.5, model=info),
+            cap([{"x": 1}, {"x": 2}], None, model=info)]
+    batch, bad = build_batch(caps)
+    assert batch is not None and len(batch) == 4 and bad == {}

@@ -66,7 +66,7 @@ def nannyml_data(seed: int = 11) -> dict[str, np.ndarray]:
     """The data compared with NannyML: a binary and a 3-class reference and analysis set (5 chunks of 1000)."""
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
-    x, p, y = logistic(rng, 5000)
+    _, p, y = logistic(rng, 5000)
     out["bin_ref_p"], out["bin_ref_y"] = p, y
     parts = [logistic(rng, 1000, shift=s) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
     out["bin_ana_p"] = np.concatenate([q for _, q, _ in parts])

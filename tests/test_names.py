@@ -79,3 +79,12 @@ def test_every_plugin_that_emits_telemetry_has_a_names_module() -> None:
     emitting = {"drift", "validation", "feedback", "recsys", "alerts", "notifiers", "health"}
     assert emitting <= packages
     assert emitting <= with_names, f"plugins without names.py: {sorted(emitting - with_names)}"
+
+
+def test_the_table_lists_no_name_that_nothing_emits() -> None:
+    import agent.semconv as semconv
+
+    emitted = {v for _, names in _names_modules() for k, v in names.items() if k.isupper() and isinstance(v, str)}
+    core = {v for k, v in vars(semconv).items() if k.isupper() and isinstance(v, str)}
+    stale = [n.name for n in TABLE if "<" not in n.name and n.name not in emitted | core]
+    assert not stale, f"names in agent/semconv.py that no module emits any more: {stale}"

@@ -262,8 +262,8 @@ class PerformancePlugin:
                                  st.cfg.history_max_points)
             st.history_changed = True
         for old in st.closed.add(closed):
-            st.index.forget(old.keys, old.seq)
-            unlabelled = int(np.isnan(old.labels).sum())
+            gone = st.index.forget(old.keys, old.seq)
+            unlabelled = int(np.isnan(old.labels[gone]).sum()) if gone else 0
             if unlabelled:
                 self.emit.evicted(model, n.EVICT_WINDOW, unlabelled)
 

@@ -115,13 +115,16 @@ class RowIndex:
         """Where the row ``key`` is, or None when it is unknown or forgotten."""
         return self._rows.get(key)
 
-    def forget(self, keys: list[RowKey], seq: int) -> None:
-        """Drop the rows of window ``seq`` (keys a later window reused are kept)."""
+    def forget(self, keys: list[RowKey], seq: int) -> list[int]:
+        """Drop the rows of window ``seq`` still remembered (keys a later window reused are kept); their positions."""
         rows = self._rows
+        gone = []
         for key in keys:
             got = rows.get(key)
             if got is not None and got[0] == seq:
                 del rows[key]
+                gone.append(got[1])
+        return gone
 
 
 class ClosedWindows:

@@ -358,8 +358,15 @@ def _run_all_with_timeout(fns: Sequence[Callable[[], Any]], timeout_s: float) ->
     nor multiply the wait (three providers in turn took up to three times the budget).
     """
     boxes: list[list[Any]] = [[] for _ in fns]
+
+    def run(fn: Callable[[], Any], box: list[Any]) -> None:
+        try:
+            box.append(fn())
+        except Exception:  # the SDK raises when a reader times out: that is a flush that did not finish
+            box.append(False)
+
     threads = [
-        threading.Thread(target=lambda f=fn, b=box: b.append(f()), name="infersight-flush", daemon=True)
+        threading.Thread(target=run, args=(fn, box), name="infersight-flush", daemon=True)
         for fn, box in zip(fns, boxes, strict=True)
     ]
     for thread in threads:

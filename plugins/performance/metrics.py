@@ -188,9 +188,13 @@ def _pattern_std(u: np.ndarray, v: np.ndarray, predicted: np.ndarray, hit: np.nd
 
     Σ_j g_ij² p_ij = (u² + 2uv)[ŷ_i]·p_iŷ + p_i·v², and Σ_j g_ij p_ij = u[ŷ_i]·p_iŷ + p_i·v.
     """
-    uy, vy = u[predicted], v[predicted]
-    sq = (uy * uy + 2 * uy * vy) * hit + p @ (v * v)
-    lin = uy * hit + p @ v
+    uy = u[predicted]
+    if not v.any():  # accuracy, precision: only the predicted class's label counts
+        sq, lin = uy * uy * hit, uy * hit
+    else:
+        vy = v[predicted]
+        sq = (uy * uy + 2 * uy * vy) * hit + p @ (v * v)
+        lin = uy * hit + p @ v
     var = float(np.sum(sq) - np.sum(lin * lin))
     return math.sqrt(max(var, 0.0))
 

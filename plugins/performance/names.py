@@ -161,6 +161,7 @@ DROP_MISSING_FEATURE: Final = "missing_feature"  # a loss-model feature absent o
 SKIP_TOO_FEW_ROWS: Final = "too_few_rows"  # a time window with fewer than min_window_rows
 EVICT_WINDOW: Final = "window_expired"  # the window left the label_windows most recent
 EVICT_CAPACITY: Final = "capacity"  # more than max_tracked_rows waiting for labels
+EVICT_REFERENCE: Final = "reference_changed"  # a new reference with other classes or task: old windows dropped
 REFUSE_ILL_CONDITIONED: Final = "ill_conditioned"  # condition number above bbse_max_condition
 REFUSE_CLASS_MISSING: Final = "class_missing"  # a class absent from the reference labels
 REFUSE_TOO_FEW_ROWS: Final = "too_few_rows"

@@ -137,13 +137,31 @@ class PerformancePlugin:
         """Fit CBPE + BBSE or DLE on the reference and report the calibration's quality."""
         assert self.emit is not None
         st = self._state(model.name)
+        old = st.ref
         try:
             st.ref = fit_reference(st.cfg, model.task, records.columns)
         except UnusableReferenceError as exc:
             st.ref = None
             self.emit.reference_problem(model, str(exc))
             return
+        if old is not None and (old.task, old.classes) != (st.ref.task, st.ref.classes):
+            self._reset_windows(model, st)  # rows scored for other classes cannot be estimated any more
         self.emit.reference(model, st.ref)
+
+    def _reset_windows(self, model: ModelInfo, st: _Model) -> None:
+        assert self.emit is not None
+        unlabelled = 0
+        for seq, pos in st.index.entries():
+            win = st.closed.get(seq)
+            if win is not None:
+                unlabelled += bool(np.isnan(win.labels[pos]))
+            elif st.open is not None and st.open.seq == seq:
+                unlabelled += pos not in st.open.early_labels
+        st.open = None
+        st.closed = ClosedWindows(st.cfg.label_windows)
+        st.index = RowIndex(st.cfg.max_tracked_rows)
+        if unlabelled:
+            self.emit.evicted(model, n.EVICT_REFERENCE, unlabelled)
 
     # -- rows -----------------------------------------------------------------------------
 

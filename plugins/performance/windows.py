@@ -111,6 +111,10 @@ class RowIndex:
             evicted.append(rows.popitem(last=False)[1])
         return evicted
 
+    def entries(self) -> list[tuple[int, int]]:
+        """Every remembered (window seq, position)."""
+        return list(self._rows.values())
+
     def get(self, key: RowKey) -> tuple[int, int] | None:
         """Where the row ``key`` is, or None when it is unknown or forgotten."""
         return self._rows.get(key)

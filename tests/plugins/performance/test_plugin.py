@@ -259,3 +259,18 @@ def test_bad_config_raises_a_config_error_naming_the_key(section: dict[str, Any]
     with pytest.raises(ConfigError) as info, performance(section):
         pass
     assert info.value.key == key
+
+
+def test_a_reference_with_other_classes_drops_the_rows_scored_for_the_old_ones() -> None:
+    rng = np.random.default_rng(27)
+    with performance({"window": {"size": 100}}) as h:
+        h.set_reference("m", binary_reference(rng, 2000))
+        h.process("m", batch("a", logistic(rng, 150)[1]))  # one window closed, 50 rows open
+        proba, y = label_shifted(rng, 3000, UNIFORM)
+        h.set_reference("m", {"proba_0": proba[:, 0], "proba_1": proba[:, 1], "proba_2": proba[:, 2], "label": y})
+        h.process_feedback("m", labels("a", [1]))
+        h.process("m", batch("b", label_shifted(rng, 100, UNIFORM)[0]))
+        h.tick()
+        assert counter(h, n.JOIN_EVICTED, **{n.ATTR_REASON: n.EVICT_REFERENCE}) == 150
+        assert counter(h, n.LABELS, **{n.ATTR_OUTCOME: n.LABEL_UNKNOWN}) == 1
+        assert len(h.events(n.EVENT_WINDOW)) == 2 and h.plugin_errors == 0

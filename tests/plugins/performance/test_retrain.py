@@ -171,3 +171,19 @@ def test_trainings_in_config_are_checked_and_only_per_model() -> None:
         with pytest.raises(ConfigError) as info, run_plugin(make_plugin, config={"performance": section}):
             pass
         assert info.value.key == key
+
+
+def test_record_training_reaches_the_running_plugin_by_its_name(tmp_path: Path) -> None:
+    from agent.testing import capture_telemetry
+
+    plugin = make_plugin()
+    with capture_telemetry({"models": {"churn": {"task": "classification"}}}, register=[("performance", plugin)],
+                           clock=ManualClock(T0 + DAY), agent={"data_dir": str(tmp_path)}) as tel:
+        record_training("churn", 12, T0, metrics={"accuracy": 0.9})
+        tel.flush()
+        (event,) = tel.events(n.EVENT_TRAINING)
+        (age,) = tel.metric_points(n.MODEL_AGE)
+    assert event[n.ATTR_VERSION] == "12" and event[n.ATTR_TRAINED_AT] == iso(T0)
+    assert age.value == DAY and age.attributes[n.ATTR_VERSION] == "12"
+    saved = json.loads((tmp_path / "performance" / "history.json").read_text())  # written at the latest at shutdown
+    assert saved["models"]["churn"]["trainings"]["12"]["metrics"] == {"accuracy": 0.9}

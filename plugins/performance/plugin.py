@@ -29,12 +29,10 @@ import numpy as np
 
 from agent.plugin import FeedbackEvent, ModelInfo, PluginContext, RecordBatch, Signal, hookimpl
 from plugins.performance import names as n
-from plugins.performance.cbpe import as_proba
 from plugins.performance.commands import add_commands
 from plugins.performance.config import PerformanceConfig, parse_config
-from plugins.performance.dle import predict_losses
 from plugins.performance.emit import Emitter
-from plugins.performance.estimate import estimate_window, evaluate_labels
+from plugins.performance.estimate import estimate_window, evaluate_labels, score_rows
 from plugins.performance.inbox import take_pending
 from plugins.performance.reference import (
     CLASSIFICATION,
@@ -177,7 +175,7 @@ class PerformancePlugin:
         if st.ref is None:
             self.emit.dropped(model, n.DROP_NO_REFERENCE, total)
             return
-        payload, keep, reasons = self._payload(st, records)
+        payload, keep, reasons = score_rows(st.ref, records)
         for reason, count in reasons.items():
             self.emit.dropped(model, reason, count)
         if payload is None or not keep.any():
@@ -203,54 +201,6 @@ class PerformancePlugin:
             start = stop
             if size is not None and st.open.rows >= size:
                 self._close(model, st, self.agent.clock())
-
-    def _payload(self, st: _Model, records: RecordBatch) -> tuple[np.ndarray | None, np.ndarray, Counter[str]]:
-        """Per kept row what the estimators need; the keep mask; dropped rows by reason."""
-        ref = st.ref
-        assert ref is not None
-        total = len(records)
-        reasons: Counter[str] = Counter()
-        none = np.zeros(total, dtype=bool)
-        if records.outputs is None:
-            reasons[n.DROP_BAD_OUTPUT] += total
-            return None, none, reasons
-        if ref.task == CLASSIFICATION:
-            assert ref.cbpe is not None
-            try:
-                proba = as_proba(records.outputs)
-            except (TypeError, ValueError):
-                reasons[n.DROP_BAD_OUTPUT] += total
-                return None, none, reasons
-            if proba.shape[1] != ref.cbpe.k or len(proba) != total:
-                reasons[n.DROP_SHAPE] += total
-                return None, none, reasons
-            keep = np.all(np.isfinite(proba), axis=1)
-            reasons[n.DROP_BAD_OUTPUT] += int((~keep).sum())
-            return proba[keep], keep, +reasons
-        assert ref.dle is not None
-        try:
-            pred = np.asarray(records.outputs, dtype=float).reshape(total, -1)[:, 0]
-        except (TypeError, ValueError):
-            reasons[n.DROP_BAD_OUTPUT] += total
-            return None, none, reasons
-        missing = [f for f in ref.dle.features if f not in records.columns]
-        if missing:
-            reasons[n.DROP_MISSING_FEATURE] += total
-            return None, none, reasons
-        cols = {}
-        feat_ok = np.ones(total, dtype=bool)
-        for f in ref.dle.features:
-            try:
-                cols[f] = np.asarray(records.columns[f], dtype=float)
-            except (TypeError, ValueError):
-                cols[f] = np.full(total, np.nan)
-            feat_ok &= np.isfinite(cols[f])
-        pred_ok = np.isfinite(pred)
-        reasons[n.DROP_BAD_OUTPUT] += int((~pred_ok).sum())
-        reasons[n.DROP_MISSING_FEATURE] += int((pred_ok & ~feat_ok).sum())
-        keep = pred_ok & feat_ok
-        losses = predict_losses(ref.dle, {f: c[keep] for f, c in cols.items()}, pred[keep])
-        return np.column_stack([pred[keep], losses]), keep, +reasons
 
     def _version(self, model: ModelInfo, st: _Model, t: float) -> str:
         if model.version:

@@ -140,5 +140,8 @@ def parse_config(section: Mapping[str, Any]) -> tuple[PerformanceConfig, dict[st
                           "trainings under [performance.models.NAME] (they belong to one model)")
     for name, values in per_model.items():
         values["trainings"] = tuple(t.for_model(name) for t in values["trainings"])
+        if values["history_file"] != default["history_file"]:  # one file holds every model's history
+            raise ConfigError(f"performance.models.{name}.history_file", values["history_file"],
+                              "history_file in [performance] only (one file holds every model's history)")
     return PerformanceConfig(**default), {m: PerformanceConfig(**v) for m, v in per_model.items()}
 

@@ -254,6 +254,7 @@ def test_an_unusable_reference_is_a_warning_and_its_rows_are_dropped() -> None:
     ({"window": {"size": 0}}, "performance.window.size"),
     ({"models": {"m": {"calibration": "platt"}}}, "performance.models.m.calibration"),
     ({"models": {"m": {"label_shift_alpha": 1.0}}}, "performance.models.m.label_shift_alpha"),
+    ({"models": {"m": {"history_file": "other.json"}}}, "performance.models.m.history_file"),
 ])
 def test_bad_config_raises_a_config_error_naming_the_key(section: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError) as info, performance(section):

@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from agent import _state
+from agent import _openinference, _state
 from agent._artifacts import digest_of
 from agent._capture import Capture
 from agent._logging import PREDICTION_KEY
@@ -91,6 +91,7 @@ class ModelRuntime:
         "generation",
         "info",
         "new_id",
+        "openinference",
         "sample_rate",
         "span_name",
         "stats",
@@ -113,6 +114,8 @@ class ModelRuntime:
         digest = digest_of(info.name, agent.configured_artifacts)
         if digest:
             self.attrs[ATTR_ARTIFACT_SHA256] = digest
+        self.attrs.update(_openinference.static_attributes(info))  # {} unless OpenInference is on
+        self.openinference = _openinference.call_writer(info)  # None unless OpenInference and capture are on
         self.capture = info.capture
         self.sample_rate = info.sample_rate
         self.new_id = agent.ids
@@ -318,6 +321,8 @@ def _finish(
 ) -> None:
     """Close a successful call: end the span, queue stats and (sampled) capture; never raises."""
     try:
+        if rt.openinference is not None:  # span attributes must be set before the span ends
+            rt.openinference(span, inputs, result, rows)
         span.end()
         rt.record(_perf() - t0, None, rows)
         if rt.capture:

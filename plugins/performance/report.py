@@ -5,7 +5,8 @@
 per model: the windows over time with each method's estimates and bands, the realized
 values and estimation errors once labels arrived (the latest ``ml.performance.window.realized``
 of each window wins), BBSE's estimated label distribution per window, the calibration's
-quality, and the latest decay fit with its recommendation. Plain data, JSON-ready: the
+quality, the recorded retrains, performance against model age (``decay_points``) and the
+latest decay fit (``decay_lines``) with its recommendation. Plain data, JSON-ready: the
 report plugin draws it, this module draws nothing.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plugins.performance import names as n
+from plugins.performance.retrain import DAY, to_epoch
 
 
 @dataclass
@@ -30,6 +32,7 @@ class ModelSection:
     windows: list[dict[str, Any]] = field(default_factory=list)
     decay: dict[str, Any] | None = None
     recommendation: dict[str, Any] | None = None
+    trainings: dict[str, dict[str, Any]] = field(default_factory=dict)  # version -> trained_at (epoch s), metrics
 
     def series(self, metric: str, method: str) -> dict[str, list[Any]]:
         """One metric over time: window end, estimate, lower, upper, realized (None where unknown)."""
@@ -57,10 +60,30 @@ class ModelSection:
             p = b.get("p") or p
         return {"end": ends, "classes": self.classes, "q": qs, "reference": p}
 
+    def decay_points(self, metric: str) -> list[dict[str, Any]]:
+        """Performance against model age: per window of a recorded version, age (days), estimate, realized."""
+        out = []
+        for w in self.windows:
+            rec = self.trainings.get(str(w["version"]))
+            est = next((m[metric] for m in w["estimates"].values() if metric in m), None)
+            if rec is None or est is None:
+                continue
+            out.append({"version": w["version"], "age_days": (w["end"] - rec["trained_at"]) / DAY,
+                        "estimated": est.get("value"), "realized": (w.get("realized") or {}).get(metric)})
+        return out
+
+    def decay_lines(self) -> dict[str, tuple[float, float]]:
+        """The fitted line per version, (value at release, change per day), from the latest decay fit."""
+        if not self.decay:
+            return {}
+        slope = float(self.decay["slope_per_day"])
+        return {v: (float(a), slope) for v, a in self.decay.get("intercepts", {}).items()}
+
     def to_json(self) -> dict[str, Any]:
         """Everything as plain data."""
         return {"model": self.model, "task": self.task, "classes": self.classes, "calibration": self.calibration,
-                "windows": self.windows, "decay": self.decay, "recommendation": self.recommendation}
+                "windows": self.windows, "decay": self.decay, "recommendation": self.recommendation,
+                "trainings": self.trainings}
 
 
 def _load(value: Any) -> Any:
@@ -105,6 +128,14 @@ def performance_report(events: Iterable[Mapping[str, Any]]) -> dict[str, ModelSe
                 got["realized"] = _load(e.get(n.ATTR_REALIZED))
                 got["errors"] = _load(e.get(n.ATTR_ERRORS))
                 got["labelled_rows"] = int(e.get(n.ATTR_LABELLED_ROWS, 0))
+        elif kind == n.EVENT_TRAINING:
+            s = section(e)
+            try:
+                at = to_epoch("trained_at", e.get(n.ATTR_TRAINED_AT))
+            except ValueError:
+                continue
+            s.trainings[str(e.get(n.ATTR_VERSION, ""))] = {"trained_at": at,
+                                                          "metrics": _load(e.get(n.ATTR_TRAINING_METRICS)) or {}}
         elif kind == n.EVENT_DECAY:
             s = section(e)
             s.decay = _load(e.get(n.ATTR_DECAY))

@@ -50,3 +50,8 @@ def test_report_data_from_the_exported_events() -> None:
     assert section.decay is not None and section.decay["versions"] == 1
     assert section.recommendation is not None and section.recommendation["floor"] == 0.7
     assert section.to_json()["windows"][0]["errors"]["cbpe"]["accuracy"]["within_band"] in (True, False)
+    points = section.decay_points("accuracy")
+    assert [round(p["age_days"]) for p in points] == [0, 1, 2, 3, 4]
+    assert points[0]["realized"] is not None and points[1]["realized"] is None
+    (line,) = section.decay_lines().values()
+    assert line[1] == section.decay["slope_per_day"]

@@ -65,6 +65,8 @@ def _shown(key: str, value: Any, limit: int = 80) -> str:
         from agent._redact import redact_url
 
         text = repr(redact_url(value))
+    if key == "config file":  # a path: shown whole, it is what the user must find
+        return text
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

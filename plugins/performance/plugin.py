@@ -20,7 +20,6 @@ the rows' capture times, so model age is measured at prediction time.
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from agent.plugin import FeedbackEvent, ModelInfo, PluginContext, RecordBatch, Signal, hookimpl
+from agent.plugin import TrainingRecord as CoreTrainingRecord
 from plugins.performance import names as n
 from plugins.performance.commands import add_commands
 from plugins.performance.config import PerformanceConfig, parse_config
 from plugins.performance.emit import Emitter
 from plugins.performance.estimate import estimate_window, evaluate_labels, score_rows
-from plugins.performance.inbox import take_pending
 from plugins.performance.reference import (
     CLASSIFICATION,
     FittedReference,
@@ -41,7 +40,7 @@ from plugins.performance.reference import (
     fit_reference,
     label_index,
 )
-from plugins.performance.retrain import History, Point, TrainingRecord, decay_json, fit_decay, recommend
+from plugins.performance.retrain import History, Point, decay_json, fit_decay, recommend, training_record
 from plugins.performance.windows import ClosedWindow, ClosedWindows, OpenWindow, RowIndex, close
 
 
@@ -70,8 +69,6 @@ class PerformancePlugin:
         self.history = History()
         self._history_ok = True
         self._models: dict[str, _Model] = {}
-        self._inbox: list[TrainingRecord] = []
-        self._inbox_lock = threading.Lock()
         self.emit: Emitter | None = None
 
     # -- configuration --------------------------------------------------------------------
@@ -99,7 +96,6 @@ class PerformancePlugin:
                 self.history.add_training(rec)
             if cfg.trainings:
                 self._state(name).history_changed = True
-        self._take_trainings()
 
     def config_for(self, model: str) -> PerformanceConfig:
         """The effective config of ``model``."""
@@ -114,19 +110,15 @@ class PerformancePlugin:
 
     # -- retrains -------------------------------------------------------------------------
 
-    def submit_training(self, rec: TrainingRecord) -> None:
-        """Queue a retrain from any thread; applied on the next tick."""
-        with self._inbox_lock:
-            self._inbox.append(rec)
-
-    def _take_trainings(self) -> None:
-        with self._inbox_lock:
-            recs, self._inbox = self._inbox, []
-        for rec in [*take_pending(), *recs]:
-            self.history.add_training(rec)
-            self._state(rec.model).history_changed = True
-            if self.emit is not None:
-                self.emit.training(rec)
+    @hookimpl
+    def infersight_training_recorded(self, model: ModelInfo, training: CoreTrainingRecord) -> None:
+        """``agent.record_training``: add the retrain to the history (in order with the calls around it)."""
+        rec = training_record(training.model, training.version, training.trained_at, training.data_until,
+                              training.metrics)
+        self.history.add_training(rec)
+        self._state(rec.model).history_changed = True
+        if self.emit is not None:
+            self.emit.training(rec)
 
     # -- reference ------------------------------------------------------------------------
 
@@ -307,7 +299,6 @@ class PerformancePlugin:
     def infersight_collect_signals(self, model: ModelInfo, now: float) -> list[Signal] | None:
         """Close a due time window, score windows whose labels arrived, update the decay fit; return Signals."""
         assert self.emit is not None
-        self._take_trainings()
         st = self._models.get(model.name)
         if st is None:
             return None
@@ -370,7 +361,6 @@ class PerformancePlugin:
     @hookimpl
     def infersight_shutdown(self, agent: PluginContext) -> None:
         """Persist the history."""
-        self._take_trainings()
         self._save()
 
 

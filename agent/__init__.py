@@ -13,6 +13,7 @@ from agent import _agent, _artifacts, _state
 from agent._config import redact_url
 from agent._errors import ConfigError, PluginError
 from agent._ids import new_event_id
+from agent._instrument import instrument, uninstrument
 from agent._logging import add_trace_context, get_logger, otlp_processor
 from agent._monitor import Observation, current_prediction_id, monitor, observe
 from agent._plugins import instances
@@ -56,6 +57,7 @@ __all__ = [
     "get_logger",
     "hookimpl",
     "init",
+    "instrument",
     "is_running",
     "log_feedback",
     "monitor",
@@ -67,6 +69,7 @@ __all__ = [
     "register_plugin",
     "set_reference",
     "shutdown",
+    "uninstrument",
 ]
 
 

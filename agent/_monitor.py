@@ -115,7 +115,7 @@ class ModelRuntime:
         if digest:
             self.attrs[ATTR_ARTIFACT_SHA256] = digest
         self.attrs.update(_openinference.static_attributes(info))  # {} unless OpenInference is on
-        self.openinference = _openinference.call_writer(info)  # None unless OpenInference and capture are on
+        self.openinference = _openinference.call_writer(info, self.fast_attributes)  # None unless OI and capture
         self.capture = info.capture
         self.sample_rate = info.sample_rate
         self.new_id = agent.ids

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -105,15 +106,23 @@ def static_attributes(info: ModelInfo, environ: Mapping[str, str] | None = None)
     return out
 
 
-def call_writer(info: ModelInfo, environ: Mapping[str, str] | None = None) -> Writer | None:
-    """The per-call attribute writer for ``info``, or None unless OpenInference and capture are both on."""
+def call_writer(info: ModelInfo, fast: bool = False, environ: Mapping[str, str] | None = None) -> Writer | None:
+    """The per-call attribute writer for ``info``, or None unless OpenInference and capture are both on.
+
+    Calls are sampled at the model's ``sample_rate``, as captures are. ``fast``: the hot
+    path may write attributes straight into the SDK span (``ModelRuntime.fast_attributes``);
+    then so does the writer, when the span has no attribute length limit to apply.
+    """
     if not info.capture or not enabled(info, environ):
         return None
     embedding = span_kind(info) == KIND_EMBEDDING
     with_outputs = bool(info.options.get("capture_outputs", True))
+    rate = info.sample_rate
 
     def write(span: Any, inputs: Any, output: Any, rows: int) -> None:
         try:
+            if rate < 1.0 and random.random() >= rate:
+                return
             if not span.is_recording():
                 return
             attrs: dict[str, Any] = {}
@@ -126,7 +135,13 @@ def call_writer(info: ModelInfo, environ: Mapping[str, str] | None = None) -> Wr
                     attrs[OUTPUT_VALUE], attrs[OUTPUT_MIME_TYPE] = text
                 if embedding:
                     attrs.update(embedding_attributes(inputs, output, info))
-            if attrs:
+            if not attrs:
+                return
+            store = getattr(span, "_attributes", None) if fast else None
+            if store is not None and getattr(span, "_limits", None) is not None and \
+                    span._limits.max_span_attribute_length is None:
+                store._dict.update(attrs)  # values built here: strings and float lists the SDK would accept
+            else:
                 span.set_attributes(attrs)
         except Exception:
             pass  # never on the caller's path: a value we cannot show is left out
@@ -224,14 +239,20 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+_ENCODE = json.JSONEncoder(default=_json_default, allow_nan=True, separators=(",", ":")).encode
+_PLAIN = frozenset({int, float, bool})
+
+
 def _text(value: Any) -> tuple[str, str] | None:
     """(value, mime type) capped at ``MAX_VALUE_CHARS``: plain text for a string, JSON otherwise."""
     if value is _Omit:
         return None
     if isinstance(value, str):
         return _cap(value), MIME_TEXT
+    if type(value) in _PLAIN:
+        return _ENCODE(value), MIME_JSON
     try:
-        text = json.dumps(value, default=_json_default, allow_nan=True, separators=(",", ":"))
+        text = _ENCODE(value)
     except (TypeError, ValueError):
         return _cap(str(value)), MIME_TEXT
     if len(text) > MAX_VALUE_CHARS:
@@ -276,7 +297,6 @@ def output_value(output: Any, info: ModelInfo, rows: int = 1) -> tuple[str, str]
 
 def embedding_attributes(inputs: Any, output: Any, info: ModelInfo) -> dict[str, Any]:
     """``embedding.embeddings.N.embedding.vector`` (and ``.text`` for text inputs) of an embedding call."""
-    vectors: list[list[float]] = []
     arr = output if isinstance(output, np.ndarray) else None
     if arr is None and isinstance(output, list | tuple) and output:
         try:
@@ -290,7 +310,7 @@ def embedding_attributes(inputs: Any, output: Any, info: ModelInfo) -> dict[str,
         arr = arr[np.newaxis, :]
     if arr.ndim != 2 or arr.shape[1] > MAX_VECTOR_DIM:
         return {}
-    vectors = [[float(v) for v in row] for row in arr[:MAX_EMBEDDINGS].tolist()]
+    vectors = [tuple(float(v) for v in row) for row in arr[:MAX_EMBEDDINGS].tolist()]
     texts: list[Any] = []
     if isinstance(inputs, str):
         texts = [inputs]

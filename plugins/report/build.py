@@ -10,7 +10,13 @@ from pathlib import Path
 from plugins.report import reads as r
 from plugins.report.collect import Telemetry, attr, collect
 from plugins.report.page import FigureWriter, human_time, render, require_plotly
-from plugins.report.sections_ml import drift_section, loops_section, performance_section, validation_section
+from plugins.report.sections_ml import (
+    drift_section,
+    estimated_performance_section,
+    loops_section,
+    performance_section,
+    validation_section,
+)
 from plugins.report.sections_ops import alerts_section, overview_section
 
 __all__ = ["DEFAULT_DATA_DIR", "ENV_DATA_DIR", "ReportInputError", "ReportStats", "build_report", "write_page"]
@@ -63,6 +69,7 @@ def build_report(data_dir: str | Path, output: str | Path, *, title: str | None 
         drift_section(tel, figure),
         validation_section(tel, figure),
         performance_section(tel, figure),
+        estimated_performance_section(tel, figure),
         loops_section(tel, figure),
         alerts_section(tel, figure, directory),
     ]

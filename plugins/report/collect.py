@@ -72,6 +72,8 @@ class Telemetry:
     bounds: dict[SeriesKey, tuple[float, ...]] = field(default_factory=dict)
     gauges: dict[SeriesKey, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
     events: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    # The performance plugin's window events, as {"event": name, **attributes}, in order (bounded).
+    performance: list[dict[str, Any]] = field(default_factory=list)
     event_counts: Counter[str] = field(default_factory=Counter)
     metric_names: set[str] = field(default_factory=set)
     instances: set[str] = field(default_factory=set)
@@ -306,6 +308,11 @@ def _logs_of(tel: Telemetry, doc: dict[str, Any]) -> None:
                     continue
                 if name == r.drift.EVENT_REFERENCE:
                     tel.drift.add_reference(attributes(rec.get("attributes")))
+                    continue
+                if name in r.PERFORMANCE_EVENTS:
+                    if len(tel.performance) >= 4 * MAX_EVENTS:
+                        del tel.performance[: MAX_EVENTS]  # the oldest windows go first; the section says so
+                    tel.performance.append({"event": name, **attributes(rec.get("attributes"))})
                     continue
                 if name not in EVENTS:
                     continue

@@ -14,10 +14,11 @@ from plugins.alerts import names as alerts
 from plugins.drift import names as drift
 from plugins.feedback import names as feedback
 from plugins.notifiers import names as notifiers
+from plugins.performance import names as performance
 from plugins.recsys import names as recsys
 from plugins.validation import names as validation
 
-__all__ = ["alerts", "drift", "feedback", "notifiers", "recsys", "semconv", "validation"]
+__all__ = ["alerts", "drift", "feedback", "notifiers", "performance", "recsys", "semconv", "validation"]
 
 # -- core -------------------------------------------------------------------------------------
 MODEL: Final = semconv.ATTR_MODEL_NAME
@@ -41,3 +42,9 @@ ALERT_LABEL_PREFIX: Final = notifiers.label_attribute("")
 
 # -- performance (published by the feedback plugin) ---------------------------------------------
 PERFORMANCE_PREFIX: Final = feedback.performance("")
+
+# -- performance estimation (read by plugins.performance.performance_report, in emission order) --
+PERFORMANCE_EVENTS: Final = frozenset({
+    performance.EVENT_REFERENCE, performance.EVENT_WINDOW, performance.EVENT_REALIZED,
+    performance.EVENT_DECAY, performance.EVENT_RETRAIN, performance.EVENT_TRAINING,
+})

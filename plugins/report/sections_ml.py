@@ -316,3 +316,72 @@ def loops_section(tel: Telemetry, figure: FigureWriter) -> Section:
     if other:
         sec.parts.append(table(("measure", "traffic", "latest"), other, css_id="loops-table"))
     return sec
+
+
+_ESTIMATED = ("accuracy", "auc_roc", "f1", "mae", "rmse")
+
+
+def estimated_performance_section(tel: Telemetry, figure: FigureWriter) -> Section:
+    """Estimated vs realized performance per window with bands, the estimated label distribution, the decay curve."""
+    from plugins.performance import performance_report
+
+    sec = Section("estimated", "Performance before the labels arrive")
+    models = performance_report(tel.performance)
+    if not any(m.windows for m in models.values()):
+        sec.parts.append(tel.missing("no estimation windows closed (ml.performance.window events)", "logs",
+                                     "Enable the performance plugin and set each model's reference with labels and "
+                                     "scores ([models.NAME] reference, or agent.set_reference(..., outputs=...))."))
+        return sec
+    sec.has_data = True
+    for name, model in sorted(models.items()):
+        if not model.windows:
+            continue
+        rows = []
+        for method in ("cbpe", "bbse", "dle"):
+            for metric in _ESTIMATED:
+                ser = model.series(metric, method)
+                if not ser["end"]:
+                    continue
+                points = list(zip(ser["end"], ser["estimate"], ser["lower"], ser["upper"], ser["realized"],
+                                  strict=True))
+                lines = [(f"{method} estimate", [(t, v) for t, v, *_ in points if v is not None]),
+                         ("band low", [(t, lo) for t, _, lo, _, _ in points if lo is not None]),
+                         ("band high", [(t, hi) for t, _, _, hi, _ in points if hi is not None]),
+                         ("realized", [(t, re) for t, *_, re in points if re is not None])]
+                if not rows or rows[-1][0] != method:  # one figure per method (its first metric); the table has all
+                    sec.parts.append(figure(lines_figure(f"{name}: {metric} ({method}) estimated vs realized",
+                                                         [s for s in lines if s[1]], y_title=metric)))
+                last = points[-1]
+                inside = [lo <= re <= hi for _, _, lo, hi, re in points
+                          if re is not None and lo is not None and hi is not None]
+                rows.append((method, metric, fmt(last[1], 3), f"{fmt(last[2], 3)} – {fmt(last[3], 3)}",
+                             fmt(last[4], 3) if last[4] is not None else "pending",
+                             f"{sum(inside)}/{len(inside)}" if inside else "-"))
+        if rows:
+            sec.parts.append(table(("method", "metric", "latest estimate", "band", "realized", "realized in band"),
+                                   rows, caption=f"{name}: {len(model.windows)} windows"))
+        dist = model.label_distribution()
+        if dist["end"] and dist["reference"]:
+            latest = next((q for q in reversed(dist["q"]) if q), None)
+            classes = dist["classes"] or [str(i) for i in range(len(dist["reference"]))]
+            if latest:
+                sec.parts.append(table(("class", "reference p(y)", "estimated q(y), latest window"),
+                                       [(c, fmt(p, 3), fmt(q, 3)) for c, p, q in
+                                        zip(classes, dist["reference"], latest, strict=False)],
+                                       caption=f"{name}: label distribution (BBSE)"))
+        decay = model.decay_points("accuracy") or model.decay_points("mae")
+        if decay:
+            by_version: dict[str, list[tuple[float, float]]] = defaultdict(list)
+            for p in decay:
+                if p["estimated"] is not None:
+                    by_version[str(p["version"])].append((p["age_days"], p["estimated"]))
+            sec.parts.append(table(("version", "windows", "age (days), first → last", "estimate, first → last"),
+                                   [(v, len(pts), f"{fmt(pts[0][0], 1)} → {fmt(pts[-1][0], 1)}",
+                                     f"{fmt(pts[0][1], 3)} → {fmt(pts[-1][1], 3)}")
+                                    for v, pts in sorted(by_version.items())],
+                                   caption=f"{name}: performance against model age"))
+        if model.recommendation:
+            text = model.recommendation.get("description") or model.recommendation.get("summary")
+            if text:
+                sec.parts.append(para(str(text)))
+    return sec

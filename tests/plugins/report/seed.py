@@ -35,9 +35,13 @@ def config(data_dir: Path) -> dict[str, Any]:
         "exporter": {"type": "file"},
         "agent": {"data_dir": str(data_dir), "tick_interval": 0.05, "stderr_level": "off"},
         "metrics": {"export_interval": 0.2},
-        "plugins": {"enabled": ["drift", "validation", "feedback", "alerts", "notifiers"], "entry_points": False},
-        "models": {"fraud": {"version": "1.0", "task": "classification", "capture": True}},
-        "drift": {"window": {"type": "count", "size": WINDOW}},
+        "plugins": {"enabled": ["drift", "validation", "feedback", "alerts", "notifiers", "performance"],
+                    "entry_points": False},
+        "models": {"fraud": {"version": "1.0", "task": "classification", "capture": True},
+                   "scorer": {"version": "2", "task": "classification", "capture": True}},
+        "drift": {"window": {"type": "count", "size": WINDOW}, "models": {"scorer": {"enabled": False}}},
+        "performance": {"window": {"type": "count", "size": 200}, "min_window_rows": 50,
+                        "models": {"scorer": {"score_columns": ["proba_1"]}}},
         "validation": {"window": {"type": "count", "size": WINDOW}, "models": {"fraud": {"features": FEATURES}}},
         "feedback": {"window": {"type": "count", "size": 100}, "min_window_rows": 20},
         "alerts": {
@@ -50,6 +54,34 @@ def config(data_dir: Path) -> dict[str, Any]:
                        "description": "Feature {feature} of model {model} drifted (value {value})"}],
         },
     }
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
+
+
+def _score(rng: np.random.Generator) -> None:
+    """A calibrated binary scorer for the performance plugin: reference with labels, 3 windows, labels later."""
+    x = rng.normal(size=2000)
+    p = _sigmoid(2 * x)
+    agent.set_reference("scorer", {"x": x, "label": (rng.random(2000) < p).astype(float), "proba_1": p})
+
+    ids: list[str] = []
+
+    @agent.monitor(model="scorer", version="2", task="classification")
+    def score(row: dict[str, float]) -> float:
+        ids.append(agent.current_prediction_id() or "")
+        return float(_sigmoid(np.asarray(2 * row["x"])))
+
+    served: list[tuple[str, float]] = []
+    for value in rng.normal(0.3, 1.0, 600):
+        probability = score({"x": float(value)})
+        served.append((ids[-1], probability))
+    assert agent.flush(30.0)
+    for pid, probability in served:
+        agent.log_feedback(pid, "label", int(rng.random() < probability), model="scorer")
+    done = agent.flush(30.0)
+    assert done, f"the agent did not finish scoring: {done.pending}"
 
 
 def seed(data_dir: Path, *, rows: int = 1800, seed: int = 3) -> Path:
@@ -81,6 +113,7 @@ def seed(data_dir: Path, *, rows: int = 1800, seed: int = 3) -> Path:
                     agent.log_feedback(pid, "label", truth, model="fraud")
             done = agent.flush(30.0)
             assert done, f"the agent did not finish a phase: {done.pending}"
+        _score(rng)
     finally:
         agent.shutdown()
     return data_dir

@@ -23,7 +23,7 @@ from plugins.report.sections_ml import most_drifted_panels
 from plugins.report.series import bin_edges, bin_of, histogram_quantile
 from tests.plugins.report.promnames import emitted_metrics
 
-SECTIONS = ("overview", "drift", "validation", "performance", "loops", "alerts")
+SECTIONS = ("overview", "drift", "validation", "performance", "estimated", "loops", "alerts")
 
 
 def _section(html: str, ident: str) -> str:
@@ -68,9 +68,9 @@ def test_report_has_every_section_and_the_seeded_data(seeded_report: tuple[Repor
     stats, html = seeded_report
     for ident in SECTIONS:
         _section(html, ident)
-    assert stats.predictions == 1800
-    assert stats.models == ("fraud",)
-    assert set(stats.sections) >= {"overview", "drift", "validation", "performance", "alerts"}
+    assert stats.predictions == 1800 + 600  # the fraud model, then the scorer the performance plugin estimates
+    assert stats.models == ("fraud", "scorer")
+    assert set(stats.sections) >= {"overview", "drift", "validation", "performance", "estimated", "alerts"}
     assert stats.empty_sections == ("loops",)
     loops = _section(html, "loops")
     assert "No data recorded" in loops and "Looked in" in loops and "recsys plugin" in loops
@@ -137,7 +137,7 @@ def test_validation_performance_and_alert_sections_show_their_tables(seeded_repo
 
 def test_plotly_js_is_embedded_once_and_nothing_is_fetched(seeded_report: tuple[ReportStats, str]) -> None:
     stats, html = seeded_report
-    assert html.count('class="figure"') == 7  # overview 2, drift 2, validation, performance, alerts
+    assert html.count('class="figure"') == 9  # overview 2, drift 2, validation, performance, estimated 2, alerts
     assert len(re.findall(r"plotly\.js v\d", html)) == 1  # the bundle's banner: embedded exactly once
     assert not re.search(r'<script[^>]+src=', html)
     assert not re.search(r'<link[^>]+href=', html)
@@ -273,3 +273,11 @@ def test_drift_html_from_an_offline_comparison(tmp_path: Path) -> None:
     verdicts = dict(re.findall(r"<tr><td[^>]*>([abc])</td>.*?<td[^>]*>(DRIFT|ok|significant, small)</td></tr>",
                                html))
     assert verdicts["a"] == "DRIFT" and verdicts["c"] == "DRIFT" and verdicts["b"] != "DRIFT"
+
+
+def test_estimated_performance_is_drawn_against_the_realized_values(seeded_report: tuple[ReportStats, str]) -> None:
+    _, html = seeded_report
+    section = _section(html, "estimated")
+    assert "scorer: accuracy (cbpe) estimated vs realized" in section
+    assert "scorer: 3 windows" in section  # 600 predictions in windows of 200
+    assert "realized in band" in section and "pending" not in section  # every window's labels arrived

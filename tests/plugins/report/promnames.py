@@ -15,6 +15,7 @@ from plugins.alerts import names as alerts
 from plugins.drift import names as drift
 from plugins.feedback import names as feedback
 from plugins.health import names as health
+from plugins.performance import names as performance
 from plugins.recsys import names as recsys
 from plugins.validation import names as validation
 
@@ -126,5 +127,6 @@ def emitted_labels() -> set[str]:
         semconv.ATTR_MODEL_NAME, semconv.ATTR_MODEL_VERSION, semconv.ATTR_ERROR_TYPE, drift.ATTR_FEATURE,
         drift.ATTR_TEST, drift.ATTR_STAT, drift.ATTR_SAMPLE, validation.ATTR_KIND, recsys.ATTR_TRAFFIC,
         recsys.ATTR_POSITION, alerts.ATTR_RULE, alerts.ATTR_SEVERITY, feedback.ATTR_KIND,
+        performance.ATTR_METHOD, performance.ATTR_CLASS,
     }
     return {label_name(a) for a in attrs} | {"le", "job", "instance"}

@@ -105,7 +105,7 @@ def test_dashboard_answers_each_question_the_issue_lists(metric: str) -> None:
 
 def test_panels_fit_the_grid_without_overlap_and_stay_few() -> None:
     panels = _panels()
-    assert len(panels) <= 14, "dashboard rot: keep the panel count small"
+    assert len(panels) <= 15, "dashboard rot: keep the panel count small (five questions, about three panels each)"
     cells: set[tuple[int, int]] = set()
     for p in panels:
         g = p["gridPos"]

@@ -305,11 +305,19 @@ def _start(binding: _Binding, rt: ModelRuntime, args: tuple[Any, ...], kwargs: d
 
 def _fail(rt: ModelRuntime, span: trace_api.Span, exc: BaseException, t0: float, rows: int) -> None:
     """Record a failed call on its span and in the stats; never raises."""
+    etype = type(exc).__qualname__
     try:
-        etype = type(exc).__qualname__
+        # record_exception formats the exception: an exception whose __str__ raises must not cost
+        # the call its span and metrics, so it is guarded apart from the rest.
         span.record_exception(exc)
+    except Exception:
+        rt.agent.count_drop("agent_error")
+    try:
         span.set_attribute(ATTR_ERROR_TYPE, etype)
         span.set_status(Status(StatusCode.ERROR, etype))
+    except Exception:
+        rt.agent.count_drop("agent_error")
+    try:
         span.end()
         rt.record(_perf() - t0, etype, rows)
     except Exception:

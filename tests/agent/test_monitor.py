@@ -349,3 +349,29 @@ def test_long_stream_counts_every_item_but_captures_a_bounded_prefix() -> None:
         batch = tel.records[0][1]
     assert span.attributes["ml.stream.chunks"] == 5_000  # type: ignore[index]
     assert batch.outputs is not None and len(batch.outputs[0]) == 1_000
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ raises")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("__repr__ raises")
+
+
+def test_a_model_raising_an_unprintable_exception_still_gets_its_span_and_metrics() -> None:
+    from agent.testing import capture_telemetry
+
+    with capture_telemetry() as tel:
+
+        @agent.monitor(model="m")
+        def predict(x: float) -> float:
+            raise _UnprintableError()
+
+        with pytest.raises(_UnprintableError):
+            predict(1.0)
+        assert tel.flush()
+        spans = tel.spans()
+        errors = tel.metric_points("ml.inference.errors")
+    assert len(spans) == 1 and spans[0].attributes["error.type"] == "_UnprintableError"
+    assert errors and errors[0].value == 1

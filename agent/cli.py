@@ -118,7 +118,11 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``infersight`` console script."""
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["--version"]:  # answered without loading every plugin
+        print(f"infersight {VERSION}")
+        return 0
+    args = build_parser().parse_args(given)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -28,8 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
-from scipy.stats import chi2_contingency
 
 from plugins.performance import names as n
 from plugins.performance.metrics import Estimate, metrics_from_joint, midranks
@@ -140,6 +138,8 @@ def estimate_bbse(ref: BBSEReference, predicted: np.ndarray, *, max_condition: f
     counts = np.bincount(predicted, minlength=k).astype(float)
     mu = counts / rows
     a = np.vstack([ref.conditional, np.ones((1, k))])
+    from scipy.optimize import nnls  # imported when first used: scipy is slow to import
+
     q, _ = nnls(a, np.append(mu, 1.0))
     q = q / q.sum() if q.sum() > 0 else ref.p.copy()
     w = q / ref.p
@@ -150,6 +150,8 @@ def estimate_bbse(ref: BBSEReference, predicted: np.ndarray, *, max_condition: f
     table = np.vstack([ref.predicted_counts, counts])
     seen = table.sum(axis=0) > 0
     if seen.sum() >= 2:
+        from scipy.stats import chi2_contingency
+
         chi2, p_value, _, _ = chi2_contingency(table[:, seen], correction=False)
     else:
         chi2, p_value = 0.0, 1.0

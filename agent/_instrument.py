@@ -53,7 +53,7 @@ class _ModelBinding(_Binding):
 
     def __init__(self, fn: Callable[..., Any], model: str, feature_names: tuple[str, ...], **kw: Any) -> None:
         super().__init__(fn, model, kw.get("version"), kw.get("task"), kw.get("capture"), kw.get("sample_rate"),
-                         None, None)
+                         kw.get("prediction_id"), None)
         self.feature_names = feature_names
 
     def bind(self, agent: Agent) -> Any:
@@ -180,11 +180,14 @@ def instrument(
     task: str | None = None,
     capture: bool | None = None,
     sample_rate: float | None = None,
+    prediction_id: Callable[..., str] | None = None,
     methods: Iterable[str] | None = None,
 ) -> T:
     """Monitor ``model``'s inference methods as model ``name``; returns ``model`` (instrumented in place).
 
-    ``methods`` overrides the recognised ones (any object, any method names).
+    ``version``/``task``/``capture``/``sample_rate``/``prediction_id`` mean what they mean for
+    ``@agent.monitor`` (``prediction_id`` takes the method's arguments; the task defaults to
+    the estimator's type). ``methods`` overrides the recognised ones (any object, any names).
     Idempotent for the same ``name``; raises ``ValueError`` when the object is already
     instrumented as another model, and ``TypeError`` when it is not a recognised model and
     ``methods`` is not given, or cannot hold instance attributes.
@@ -220,7 +223,8 @@ def instrument(
     feature_names = feature_names_of(model)
     if task is None:
         task = task_of(model)
-    options = {"version": version, "task": task, "capture": capture, "sample_rate": sample_rate}
+    options = {"version": version, "task": task, "capture": capture, "sample_rate": sample_rate,
+               "prediction_id": prediction_id}
     for method in present:
         original = own.get(method, _MISSING)
         bound = getattr(model, method)

@@ -88,6 +88,15 @@ def test_an_unnamed_array_gets_the_feature_names_the_estimator_was_fitted_with()
     assert np.array_equal(batch.columns["sepal length (cm)"], IRIS_X.to_numpy()[:10, 0])
 
 
+def test_the_callers_prediction_id_is_used_as_with_monitor() -> None:
+    model = iris_model()
+    with capture_telemetry() as tel:
+        agent.instrument(model, name="iris", prediction_id=lambda X: f"request-{len(X)}")
+        model.predict(IRIS_X.iloc[:7])
+        (attrs,) = _span_attrs(tel)
+    assert attrs["ml.prediction.id"] == "request-7"
+
+
 def test_instrumenting_twice_wraps_once_and_another_name_is_refused() -> None:
     model = iris_model()
     with capture_telemetry() as tel:

@@ -143,7 +143,7 @@ class AttributionPlugin:
         columns = {k: np.asarray(v)[idx] for k, v in records.columns.items() if len(v) == n}
         st.ref_labels = columns.pop(st.settings.label_column, None) if st.settings.label_column else None
         st.ref_columns = columns
-        st.refs = {}  # computed from the previous reference rows: recomputed from these
+        st.refs, st.attempted = {}, {}  # computed from the previous reference rows: recomputed from these
         self._refresh_references(st, model)
 
     def _refresh_references(self, st: ModelState, info: ModelInfo) -> None:
@@ -173,11 +173,10 @@ class AttributionPlugin:
         if exp is None or st.ref_columns is None or (current is not None and current.version == exp.version):
             return
         features = self._attribution_features(st, info, st.ref_columns)
-        if features is None:
-            return
         n = len(next(iter(st.ref_columns.values()), ()))
-        if n == 0:
+        if features is None or n == 0 or st.attempted.get(names.METHOD_ATTRIBUTION) == exp.version:
             return
+        st.attempted[names.METHOD_ATTRIBUTION] = exp.version  # a failing explainer is not retried on every batch
         try:
             attributions = as_attributions(exp.fn(matrix(st.ref_columns, features, n)), features, n)
         except Exception as exc:  # the application's explainer: counted, never raised
@@ -195,8 +194,9 @@ class AttributionPlugin:
                 or (current is not None and current.version == pred.version)):
             return
         features = self._permutation_features(st, info, pred, st.ref_columns)
-        if features is None:
+        if features is None or st.attempted.get(names.METHOD_PERMUTATION) == pred.version:
             return
+        st.attempted[names.METHOD_PERMUTATION] = pred.version
         labels = st.ref_labels
         keep = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in labels.tolist()])
         if keep.sum() < 2:

@@ -139,6 +139,7 @@ class ModelState:
     ring: Ring | None = None
     joins: LabelJoin | None = None
     refs: dict[str, RefValues] = field(default_factory=dict)  # by method
+    attempted: dict[str, int] = field(default_factory=dict)  # registry version last tried per method (no retry storm)
     ref_columns: dict[str, np.ndarray] | None = None
     ref_labels: np.ndarray | None = None
     windows_closed: dict[str, int] = field(default_factory=dict)  # by method

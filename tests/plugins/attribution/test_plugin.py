@@ -104,6 +104,22 @@ def test_reliance_moving_between_features_is_flagged_though_no_marginal_moves() 
     assert ks_2samp(reference @ BEFORE, moved @ AFTER).pvalue > 0.05
 
 
+def test_an_explainer_registered_after_the_reference_explains_the_kept_reference_rows() -> None:
+    rng = np.random.default_rng(4)
+    model = Model()
+    with run() as h:
+        h.set_reference("credit", {f: rng.normal(size=3000) for f in FEATURES})
+        h.flush()
+        set_explainer("credit", model.explain)  # after the reference: it is explained on the next batch
+        X = rng.normal(size=500)[:, None] * np.ones(3)
+        h.feed("credit", X, model.score(X))
+        [detected] = by_name(h.tick(), names.SIGNAL_DETECTED)
+        [ref] = h.events(names.EVENT_REFERENCE)
+        assert ref[names.ATTR_REFERENCE_SOURCE] == names.SOURCE_EXPLAINER
+        assert ref[names.ATTR_REFERENCE_ROWS] == 2000  # reference_max_rows of the 3000
+        assert detected.value == 0.0
+
+
 def test_attributions_carried_by_the_output_with_the_first_window_as_reference() -> None:
     rng = np.random.default_rng(5)
 

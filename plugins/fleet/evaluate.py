@@ -115,15 +115,16 @@ class _Cdf:
         return np.asarray(fp.sketch.get_quantiles(qs.tolist()), dtype=np.float64)
 
 
-def ks_from_cdfs(ref: _Cdf, cur: _Cdf) -> tuple[float, float]:
+def ks_from_cdfs(ref: _Cdf, cur: _Cdf, grid_cdfs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                 ) -> tuple[float, float]:
     """(D̂, p-value): exact KS while both sketches are exact, else the conservative bound (module docs)."""
     if ref.exact and cur.exact:
         from scipy import stats as sps
 
         res = sps.ks_2samp(ref.values, cur.values, method="auto")
         return float(res.statistic), float(res.pvalue)
-    grid = np.union1d(ref.values, cur.values)
-    d = float(np.max(np.abs(ref.at(grid) - cur.at(grid)))) if grid.size else 0.0
+    _, f_ref, f_cur = grid_cdfs or on_grid(ref, cur)
+    d = float(np.max(np.abs(f_ref - f_cur))) if f_ref.size else 0.0
     d_adj = max(d - ref.eps - cur.eps, 0.0)
     if d_adj == 0.0:
         return d, 1.0
@@ -133,18 +134,24 @@ def ks_from_cdfs(ref: _Cdf, cur: _Cdf) -> tuple[float, float]:
     return d, float(np.clip(sps.kstwo.sf(d_adj, max(en, 1)), 0.0, 1.0))
 
 
-def wasserstein(ref: _Cdf, cur: _Cdf) -> float:
-    """Wasserstein-1 distance between two step CDFs (exact for the sketches' CDFs)."""
+def on_grid(ref: _Cdf, cur: _Cdf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both step CDFs at every point where either jumps (the union of the retained values)."""
     grid = np.union1d(ref.values, cur.values)
+    return grid, ref.at(grid), cur.at(grid)
+
+
+def wasserstein(ref: _Cdf, cur: _Cdf, grid_cdfs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> float:
+    """Wasserstein-1 distance between two step CDFs (exact for the sketches' CDFs)."""
+    grid, f_ref, f_cur = grid_cdfs or on_grid(ref, cur)
     if grid.size < 2:
         return 0.0 if grid.size else math.nan
-    return float(np.sum(np.abs(ref.at(grid[:-1]) - cur.at(grid[:-1])) * np.diff(grid)))
+    return float(np.sum(np.abs(f_ref[:-1] - f_cur[:-1]) * np.diff(grid)))
 
 
 # -- summaries ------------------------------------------------------------------------------------
 
 
-def summarize(profile: Profile, feature: str) -> ProfileSummary:
+def summarize(profile: Profile, feature: str, cdf: _Cdf | None = None) -> ProfileSummary:
     """A feature's summary from a profile (quantiles from the sketch; exact while it is exact)."""
     fp = profile.features[feature]
     missing = profile.missing(feature) / profile.rows if profile.rows else 0.0
@@ -159,7 +166,7 @@ def summarize(profile: Profile, feature: str) -> ProfileSummary:
     m = fp.moments
     if m.n == 0:
         return ProfileSummary(feature, 0, missing)
-    q = _Cdf.of(fp).quantiles(np.array(_QUANTILES), fp)
+    q = (cdf or _Cdf.of(fp)).quantiles(np.array(_QUANTILES), fp)
     return ProfileSummary(feature, m.n, missing, m.min, m.max, m.mean, float(q[2]), m.variance,
                           float(q[0]), float(q[1]), float(q[3]), float(q[4]), m.skewness, m.kurtosis)
 
@@ -176,6 +183,8 @@ def compare_profiles(reference: Profile, current: Profile, config: DriftConfig |
     base: dict[str, Any] = dict(model=name, window_start=current.start, window_end=current.end,
                                 n_window=current.rows)
     features = [f for f in reference.features if f in current.features]
+    ref_cdfs = {f: _Cdf.of(fp) for f, fp in reference.features.items() if fp.kind is Kind.NUMERIC}
+    cur_cdfs = {f: _Cdf.of(fp) for f, fp in current.features.items() if fp.kind is Kind.NUMERIC}
     pending: list[DriftResult] = []
     for f in features:
         ref_fp, cur_fp = reference.features[f], current.features[f]
@@ -183,7 +192,7 @@ def compare_profiles(reference: Profile, current: Profile, config: DriftConfig |
             pending.append(_result(f, "none", (math.nan, math.nan), {}, "none", math.nan,
                                    names.SKIP_TEST_FAILED, ref_fp.present, base))
         elif ref_fp.kind is Kind.NUMERIC:
-            pending.append(_numeric(f, ref_fp, cur_fp, cfg, min_n, base))
+            pending.append(_numeric(f, (ref_fp, ref_cdfs[f]), (cur_fp, cur_cdfs[f]), cfg, min_n, base))
         else:
             pending.append(_categorical(f, ref_fp, cur_fp, cfg, min_n, base))
     corrected = borrowed.correct([r.p_value for r in pending], cfg.correction.value)
@@ -193,8 +202,8 @@ def compare_profiles(reference: Profile, current: Profile, config: DriftConfig |
                for r, cp in zip(pending, corrected, strict=True)]
     if joint:
         results.append(_joint(reference, current, features, cfg, min_n, base, drift_alpha))
-    ref_s = {f: summarize(reference, f) for f in reference.features}
-    cur_s = {f: summarize(current, f) for f in current.features}
+    ref_s = {f: summarize(reference, f, ref_cdfs.get(f)) for f in reference.features}
+    cur_s = {f: summarize(current, f, cur_cdfs.get(f)) for f in current.features}
     schema = _schema(reference, current)
     # OfflineReport is typed with drift's FeatureSummary and SchemaChange, which its face does not
     # export; ProfileSummary and ProfileSchemaChange carry the same fields (duck-typed for its printers).
@@ -210,8 +219,9 @@ def _result(feature: str, test: str, outcome: tuple[float, float], effects: dict
     )
 
 
-def _numeric(f: str, ref_fp: FeatureProfile, cur_fp: FeatureProfile, cfg: DriftConfig, min_n: int,
-             base: Mapping[str, Any]) -> DriftResult:
+def _numeric(f: str, ref_side: tuple[FeatureProfile, _Cdf], cur_side: tuple[FeatureProfile, _Cdf],
+             cfg: DriftConfig, min_n: int, base: Mapping[str, Any]) -> DriftResult:
+    (ref_fp, ref), (cur_fp, cur) = ref_side, cur_side
     reason = None
     if cur_fp.present < min_n:
         reason = names.SKIP_WINDOW_TOO_SMALL
@@ -222,9 +232,9 @@ def _numeric(f: str, ref_fp: FeatureProfile, cur_fp: FeatureProfile, cfg: DriftC
     effects: dict[str, float] = {}
     outcome = (math.nan, math.nan)
     if ref_fp.present and cur_fp.present:
-        ref, cur = _Cdf.of(ref_fp), _Cdf.of(cur_fp)
         std = ref_fp.moments.std
-        w = wasserstein(ref, cur)
+        grid_cdfs = on_grid(ref, cur)
+        w = wasserstein(ref, cur, grid_cdfs)
         edges = np.unique(ref.quantiles(np.linspace(0, 1, cfg.bins + 1)[1:-1], ref_fp))
         p_ref, p_cur = np.diff(ref.at(edges), prepend=0.0, append=1.0), np.diff(cur.at(edges), prepend=0.0, append=1.0)
         effects = {
@@ -235,7 +245,7 @@ def _numeric(f: str, ref_fp: FeatureProfile, cur_fp: FeatureProfile, cfg: DriftC
             "std_ratio": cur_fp.moments.std / std if std > 0 else math.nan,
         }
         if reason is None:
-            outcome = ks_from_cdfs(ref, cur)
+            outcome = ks_from_cdfs(ref, cur, grid_cdfs)
     return _result(f, "ks", outcome, effects, "wasserstein_norm", cfg.threshold_numeric, reason,
                    ref_fp.present, base)
 

@@ -25,6 +25,7 @@ critical value.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -108,17 +109,18 @@ class FeatureProfile:
     def category_counts(self) -> dict[str, int]:
         """Category counts, most frequent first: exact, or the sketch's estimates of its frequent items."""
         if self.frequent is not None:
-            items = self.frequent.get_frequent_items(datasketches.frequent_items_error_type.NO_FALSE_POSITIVES)
-            return {str(item): int(est) for item, est, _, _ in items}
+            items = self.frequent.get_frequent_items(datasketches.frequent_items_error_type.NO_FALSE_NEGATIVES)
+            return {str(item): int(est) for item, est, _, _ in sorted(items, key=lambda t: (-t[1], str(t[0])))}
         return dict(sorted((self.counts or {}).items(), key=lambda kv: (-kv[1], kv[0])))
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
         """The KLL sketch's retained values (sorted) and their weights (all 1 while exact)."""
         if self.sketch is None or self.sketch.is_empty():
             return np.empty(0), np.empty(0)
-        pairs = np.array(list(self.sketch), dtype=np.float64)
-        order = np.argsort(pairs[:, 0], kind="stable")
-        return pairs[order, 0], pairs[order, 1]
+        flat = np.fromiter(itertools.chain.from_iterable(self.sketch), np.float64, 2 * int(self.sketch.num_retained))
+        values, weights = flat[0::2], flat[1::2]
+        order = np.argsort(values, kind="stable")
+        return values[order], weights[order]
 
 
 @dataclass(frozen=True, slots=True)

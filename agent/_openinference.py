@@ -28,6 +28,7 @@ What is added, and when:
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 from collections.abc import Callable, Mapping
@@ -249,8 +250,9 @@ def _text(value: Any) -> tuple[str, str] | None:
         return None
     if isinstance(value, str):
         return _cap(value), MIME_TEXT
-    if type(value) in _PLAIN:
-        return _ENCODE(value), MIME_JSON
+    if type(value) in _PLAIN and (type(value) is not float or math.isfinite(value)):
+        # the common scalar output, without the encoder's set-up (repr of a finite float or an int is JSON)
+        return ("true" if value else "false") if type(value) is bool else repr(value), MIME_JSON
     try:
         text = _ENCODE(value)
     except (TypeError, ValueError):

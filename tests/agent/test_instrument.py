@@ -28,8 +28,12 @@ IRIS_X, IRIS_Y = IRIS.data, IRIS.target
 CANCER_X, CANCER_Y = load_breast_cancer(return_X_y=True)
 
 
+_IRIS_MODEL = LogisticRegression(max_iter=500).fit(IRIS_X, IRIS_Y)
+
+
 def iris_model() -> LogisticRegression:
-    return LogisticRegression(max_iter=500).fit(IRIS_X, IRIS_Y)
+    """A fresh fitted classifier (a copy of one fitted once: fitting is the slow part)."""
+    return copy.deepcopy(_IRIS_MODEL)
 
 
 def _span_attrs(tel: Any) -> list[dict[str, Any]]:
@@ -261,5 +265,5 @@ def test_a_torch_module_forward_is_monitored_with_or_without_grad() -> None:
 
 def test_not_running_the_model_is_called_plainly() -> None:
     model = agent.instrument(iris_model(), name="iris")
-    assert np.array_equal(model.predict(IRIS_X), LogisticRegression(max_iter=500).fit(IRIS_X, IRIS_Y).predict(IRIS_X))
+    assert np.array_equal(model.predict(IRIS_X), _IRIS_MODEL.predict(IRIS_X))
     agent.uninstrument(model)

@@ -327,7 +327,7 @@ def _fail(rt: ModelRuntime, span: trace_api.Span, exc: BaseException, t0: float,
 def _finish(
     rt: ModelRuntime, span: trace_api.Span, pid: str, t0: float, inputs: Any, rows: int, result: Any
 ) -> None:
-    """Close a successful call: end the span, queue stats and (sampled) capture; never raises."""
+    """Close a successful call: OpenInference values when on, end the span, queue stats and capture; never raises."""
     try:
         if rt.openinference is not None:  # span attributes must be set before the span ends
             rt.openinference(span, inputs, result, rows)

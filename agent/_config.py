@@ -44,6 +44,7 @@ ENV_QUEUE_SIZE = "INFERSIGHT_QUEUE_SIZE"
 ENV_LOG_LEVEL = "INFERSIGHT_LOG_LEVEL"
 ENV_PLUGINS = "INFERSIGHT_PLUGINS"
 ENV_REDACT_SECRET = "INFERSIGHT_REDACT_SECRET"
+ENV_OPENINFERENCE = "INFERSIGHT_OPENINFERENCE"  # read by agent/_openinference.py when a model binds
 OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
 OTEL_RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES"
@@ -77,7 +78,7 @@ SIGNAL_ENVIRONMENT_VARIABLES = tuple(
 ENVIRONMENT_VARIABLES = (
     *SIGNAL_ENVIRONMENT_VARIABLES,
     ENV_CONFIG, ENV_DISABLED, ENV_DATA_DIR, ENV_EXPORTER, ENV_QUEUE_SIZE, ENV_LOG_LEVEL, ENV_PLUGINS,
-    ENV_REDACT_SECRET,
+    ENV_REDACT_SECRET, ENV_OPENINFERENCE,
     OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_ENDPOINT, OTEL_PROTOCOL,
     OTEL_HEADERS, OTEL_TIMEOUT, OTEL_INSECURE, OTEL_CERTIFICATE, OTEL_COMPRESSION, OTEL_SAMPLER,
     OTEL_SAMPLER_ARG, OTEL_METRIC_INTERVAL,
@@ -90,7 +91,7 @@ SAMPLERS = (
     "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
 )  # fmt: skip
 LOG_LEVELS = ("debug", "info", "warning", "error")
-TASKS = ("classification", "regression", "ranking", "recommendation", "generation", "other")
+TASKS = ("classification", "regression", "ranking", "recommendation", "generation", "embedding", "other")
 
 
 def _file_mode(key: str, v: Any) -> int:
@@ -324,6 +325,8 @@ MODEL_KEYS: dict[str, Key] = {
     "expected_version": Key(optional(string), None),
     "expected_digest": Key(optional(string), None),
     "reference": Key(optional(string), None),
+    # OpenInference span attributes for this model (None: INFERSIGHT_OPENINFERENCE decides).
+    "openinference": Key(optional(boolean), None),
 }
 
 

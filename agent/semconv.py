@@ -453,13 +453,55 @@ TABLE: tuple[Name, ...] = (
     Name("ml.retrain.projected_at", "attribute", "", "ISO-8601 UTC: the version in service reaches the floor"),
     Name("ml.retrain.days_left", "attribute", "", "days until then (negative: already past)"),
     Name("ml.retrain.description", "attribute", "", "the recommendation in words"),
+    Name("openinference.span.kind", "attribute", "", "OpenInference span kind of a monitored call: `LLM` (task generation), `EMBEDDING` (task embedding), else `CHAIN`"),
+    Name("metadata", "attribute", "", "OpenInference metadata: JSON `{\"ml.model.name\", \"ml.model.version\", \"ml.task\"}`"),
+    Name("llm.model_name", "attribute", "", "Model name on `LLM` spans"),
+    Name("embedding.model_name", "attribute", "", "Model name on `EMBEDDING` spans"),
+    Name("input.value", "attribute", "", "The call's inputs after redaction, JSON (text for a string), first 8 rows of a batch, ≤ 4096 chars (capture on)"),
+    Name("input.mime_type", "attribute", "", "`application/json` or `text/plain` (a string input, or a value cut at 4096 chars)"),
+    Name("output.value", "attribute", "", "The call's output after redaction (mapping outputs), same caps (capture on)"),
+    Name("output.mime_type", "attribute", "", "`application/json` or `text/plain`"),
+    Name("embedding.embeddings.<i>.embedding.vector", "attribute", "", "Output vector i of an `EMBEDDING` span (≤ 8 vectors of ≤ 4096 floats)"),
+    Name("embedding.embeddings.<i>.embedding.text", "attribute", "", "Input text i of an `EMBEDDING` span (redaction of the feature `input` applies)"),
+    Name("ml.attribution.rank_correlation", "metric", "1", "Gauge: Spearman's ρ of the window's mean |attribution| vs the reference; attributes model, version, method"),
+    Name("ml.attribution.distance", "metric", "1", "Gauge: ½‖p − q‖₁ of the normalised mean |attribution| vectors (0 same reliance, 1 disjoint); model, version, method"),
+    Name("ml.attribution.detected", "metric", "1", "Gauge 0/1: attribution drift detected in the window; model, version, method"),
+    Name("ml.attribution.mean_abs", "metric", "1", "Gauge: mean |attribution| (or permutation importance) per feature; model, version, method, ml.feature.name, ml.attribution.sample"),
+    Name("ml.attribution.windows", "metric", "{window}", "Counter of attribution windows closed; model, version, method"),
+    Name("ml.attribution.rows", "metric", "{row}", "Counter of rows received, by where their attributions came from (ml.attribution.source: output, explainer, none)"),
+    Name("ml.attribution.failures", "metric", "{call}", "Counter of explainer/predictor calls or outputs that could not be used; ml.attribution.reason, error.type"),
+    Name("ml.attribution.method", "attribute", "", "attribution (mean |per-row attribution|) or permutation (permutation importance on labelled rows)"),
+    Name("ml.attribution.sample", "attribute", "", "window or reference"),
+    Name("ml.attribution.source", "attribute", "", "Rows: output, explainer, none. References (as ml.attribution.reference_source): explainer, explicit, labels, first_window"),
+    Name("ml.attribution.reason", "attribute", "", "Failure reason: explainer, predictor, bad_attributions, over_budget"),
+    Name("ml.attribution.message", "attribute", "", "What a failing explainer/predictor raised (first 300 characters)"),
+    Name("ml.attribution.window_rows", "attribute", "", "Rows whose attributions a window averaged (labelled rows for permutation)"),
+    Name("ml.attribution.spearman", "attribute", "", "Log attribute: Spearman's ρ vs the reference"),
+    Name("ml.attribution.l1_distance", "attribute", "", "Log attribute: ½‖p − q‖₁ vs the reference"),
+    Name("ml.attribution.drifted", "attribute", "", "Log attribute: bool, the window's verdict"),
+    Name("ml.attribution.max_distance", "attribute", "", "Log attribute: the configured threshold"),
+    Name("ml.attribution.top", "attribute", "", "JSON `[{feature, mean_abs, share}]` of the window, largest first (top_k)"),
+    Name("ml.attribution.reference_top", "attribute", "", "The same for the reference"),
+    Name("ml.attribution.reference_source", "attribute", "", "explainer, explicit, labels or first_window"),
+    Name("ml.attribution.reference_rows", "attribute", "", "Reference rows the reference attributions were computed on (0 for explicit values)"),
+    Name("ml.attribution.slice", "attribute", "", "An edge-case slice as the validation plugin names it, e.g. `[3.2, 4.1)`"),
+    Name("ml.attribution.slice_rows", "attribute", "", "Recent attributed rows inside the slice"),
+    Name("ml.attribution.slice_top", "attribute", "", "JSON `[{feature, mean_abs, share, lift}]` of the slice, largest first (lift = slice mean ÷ overall mean)"),
+    Name("ml.attribution.window", "log", "", "info, one per closed window and method (with ρ, distance, verdict once a reference exists)"),
+    Name("ml.attribution.drift", "log", "", "warning, a window whose reliance moved beyond max_distance / min_rank_correlation"),
+    Name("ml.attribution.reference_set", "log", "", "info, reference attributions in place (source, rows, top)"),
+    Name("ml.attribution.edge_case", "log", "", "info, top attributions of an edge-case slice flagged by the validation plugin (for the report)"),
+    Name("ml.attribution.failed", "log", "", "warning, a registered explainer/predictor raised (at most once a minute per model and reason)"),
+    Name("ml.attribution.rank_correlation", "signal", "1", "Spearman's ρ per window; labels model, version, method; details: vectors, top, thresholds"),
+    Name("ml.attribution.distance", "signal", "1", "Normalised L1 distance per window; same labels and details"),
+    Name("ml.attribution.detected", "signal", "", "0/1 per window; same labels and details"),
 )
 
 
 def markdown_table() -> str:
     """The README's telemetry-names table, generated from ``TABLE`` (``python -m agent.semconv``)."""
     rows = ["| name | kind | unit | meaning |", "|---|---|---|---|"]
-    rows += [f"| `{n.name}` | {n.kind} | {n.unit} | {n.description} |" for n in TABLE]
+    rows += [f"| `{n.name}` | {n.kind} | {n.unit} | {n.description.replace('|', chr(92) + '|')} |" for n in TABLE]
     return "\n".join(rows)
 
 

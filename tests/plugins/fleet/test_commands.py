@@ -26,9 +26,12 @@ def fleet(*argv: str) -> int:
     return int(args.func(args))
 
 
+SEED = 205  # replicas' traffic: seeds 205..209 (the reference: seed 0)
+
+
 def _replicas(tmp: Path, shift: float) -> list[Path]:
     dirs = [tmp / f"replica{i}" for i in range(5)]
-    procs = [subprocess.Popen([sys.executable, str(HERE / "replica.py"), str(d), str(i), str(shift)],
+    procs = [subprocess.Popen([sys.executable, str(HERE / "replica.py"), str(d), str(i), str(shift), str(SEED)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for i, d in enumerate(dirs)]
     for p in procs:
         out, _ = p.communicate(timeout=120)
@@ -38,14 +41,16 @@ def _replicas(tmp: Path, shift: float) -> list[Path]:
 
 def test_a_shift_too_small_for_any_replica_is_flagged_by_the_fleet_and_no_shift_is_not(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    shifted = _replicas(tmp_path / "shifted", 0.15)
-    plain = _replicas(tmp_path / "plain", 0.0)
+    # 0.12 sd in f0 and f1: each replica's 400 rows give a KS p-value no better than 0.1 (Bonferroni-corrected),
+    # the 2,000 pooled rows 0.004 (effect 0.12 sd >= 0.1); the run is deterministic (module docs of replica.py)
+    shifted = _replicas(tmp_path / "shifted", 0.12)
+    _replicas(tmp_path / "plain", 0.0)
     capsys.readouterr()
     assert [fleet(str(f)) for f in shifted] == [0] * 5  # each replica's window alone: no drift
     assert fleet(*map(str, shifted)) == 1
     out = capsys.readouterr().out
     assert "5 replica(s), 2000 rows; reference: exported by" in out
-    assert "DRIFT" in out and "f0" in out.split("verdict: drift in")[1]
+    assert "verdict: drift in f0" in out
     assert fleet(str(tmp_path / "plain")) == 0  # a directory: every replica's telemetry under it
     assert "fleet verdict: no drift in 1 window(s)" in capsys.readouterr().out
 

@@ -108,11 +108,14 @@ _NAN_BITS = np.float64(np.nan).view(np.uint64)
 
 
 def numeric_hashes(values: np.ndarray) -> np.ndarray:
-    """A 64-bit hash per float64 value (all NaNs hash alike)."""
+    """The 64 bits of each float64 value (all NaNs alike); ``combine`` mixes them."""
     v = np.asarray(values, dtype=np.float64)
-    bits = v.view(np.uint64).copy()
-    bits[np.isnan(v)] = _NAN_BITS
-    return splitmix64(bits)
+    bits = v.view(np.uint64)
+    nan = np.isnan(v)
+    if nan.any():
+        bits = bits.copy()
+        bits[nan] = _NAN_BITS
+    return bits
 
 
 def label_hashes(labels: Sequence[str | None], seed: int = 0) -> np.ndarray:
@@ -125,10 +128,15 @@ def combine(hashes: Sequence[np.ndarray], n: int, seed: int = 0) -> np.ndarray:
     """Row priorities from per-column hashes (in a fixed column order): a row's content decides its priority.
 
     Used for datasets, where partitions carry no row identity an engine would keep (Spark splits
-    files as it likes): every engine then samples exactly the same rows. Identical rows share a
+    files as it likes): every engine then samples exactly the same rows. Each column is folded in
+    with an xor and a multiply by an odd constant (a multiply moves every bit upwards only), and
+    one splitmix64 finaliser at the end mixes the high bits back down. Identical rows share a
     priority and are sampled at most once.
     """
     h = np.full(n, np.uint64(stable_hash("row", seed)), dtype=np.uint64)
-    for col in hashes:
-        h = splitmix64(h ^ col)
-    return h
+    with np.errstate(over="ignore"):
+        for col in hashes:
+            h ^= col
+            h *= _M1
+            h ^= h >> np.uint64(29)
+    return splitmix64(h)

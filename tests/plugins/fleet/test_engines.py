@@ -107,7 +107,7 @@ def test_bad_dataset_paths_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(DatasetInputError, match="nope"):
         profile_dataset(str(tmp_path / "nope"))
     (tmp_path / "bad.parquet").write_text("not parquet")
-    with pytest.raises(DatasetInputError, match="bad.parquet"):
+    with pytest.raises(DatasetInputError, match=r"bad\.parquet"):
         profile_dataset(str(tmp_path / "bad.parquet"))
     with pytest.raises(DatasetInputError, match="engine"):
         profile_dataset(str(tmp_path / "bad.parquet"), "ray")

@@ -1,4 +1,4 @@
-"""Tests on profiles give the drift plugin's results: identical while sketches are exact, conservative once they estimate."""
+"""Tests on profiles give the drift plugin's results: identical while sketches are exact, conservative after."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import datasketches  # type: ignore[import-untyped,unused-ignore]
@@ -37,12 +38,13 @@ def datasets(draw: st.DrawFn, max_rows: int = 300) -> tuple[np.ndarray, np.ndarr
 
 def _parts(x: np.ndarray, c: np.ndarray, cuts: list[int], **kw: int) -> list[Profile]:
     bounds = [0, *cuts, x.size]
-    return [_profile(x[a:b], c[a:b], a, **kw) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [_profile(x[a:b], c[a:b], a, **kw) for a, b in itertools.pairwise(bounds)]
 
 
 def _close(a: Moments, b: Moments) -> bool:
     scale = max(1.0, abs(a.mean)) ** 4 * max(a.n, 1)
-    return (a.n == b.n and a.min == b.min and a.max == b.max and math.isclose(a.mean, b.mean, rel_tol=1e-9, abs_tol=1e-9)
+    return (a.n == b.n and a.min == b.min and a.max == b.max
+            and math.isclose(a.mean, b.mean, rel_tol=1e-9, abs_tol=1e-9)
             and all(math.isclose(u, v, rel_tol=1e-6, abs_tol=1e-9 * scale)
                     for u, v in ((a.m2, b.m2), (a.m3, b.m3), (a.m4, b.m4))))
 

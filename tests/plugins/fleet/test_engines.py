@@ -103,6 +103,18 @@ def test_partition_profiles_merge_to_the_local_profile(data: Path, spark: object
         assert np.array_equal(other.sample.priorities, local.sample.priorities)
 
 
+def test_the_fleet_command_compares_datasets_and_writes_html(data: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from .test_commands import fleet
+
+    pytest.importorskip("plotly", reason="the HTML report needs the report extra (plotly)")
+    assert fleet("--dataset", str(data / "ref"), str(data / "same")) == 0
+    html = tmp_path / "report.html"
+    assert fleet("--dataset", str(data / "ref"), str(data / "shifted"), "--json", "--html", str(html)) == 1
+    assert '"drifted": true' in capsys.readouterr().out
+    assert html.stat().st_size > 10_000 and "x0" in html.read_text()
+
+
 def test_bad_dataset_paths_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(DatasetInputError, match="nope"):
         profile_dataset(str(tmp_path / "nope"))

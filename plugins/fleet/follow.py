@@ -15,6 +15,7 @@ may be the reference), so memory stays bounded however long the command runs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import agent
-from agent.plugin import PluginContext, Signal, hookimpl
+from agent.plugin import PluginContext, Settings, Signal, hookimpl, resolve_config
 from plugins.drift import DriftConfig
 from plugins.fleet import names
 from plugins.fleet.fleet import FleetWindow, evaluate_fleet, fleet_to_json, format_fleet
@@ -74,6 +75,21 @@ def fleet_signals(window: FleetWindow, now: float) -> list[Signal]:
     return out
 
 
+_OWN = ("alerts", "notifiers")
+
+
+def follow_config(path: str | None) -> dict[str, Any]:
+    """The user's config for the command's own agent: the core sections (less ``models``) and the alerting ones.
+
+    Other plugins' tables (``[drift]``, ``[fleet]``, ...) are left out, as those plugins do not run
+    there (an unclaimed table would fail ``init``), and so are the models, whose reference files the
+    core would otherwise load.
+    """
+    raw = resolve_config(path).raw
+    core = {f.name for f in dataclasses.fields(Settings)} - {"raw", "source", "models"}
+    return {k: v for k, v in raw.items() if k in core or k in _OWN}
+
+
 class Follow:
     """The ``--follow`` loop (see the module docs)."""
 
@@ -92,7 +108,7 @@ class Follow:
 
     def run(self) -> int:
         """Read, test and publish until ``max_polls`` (forever when 0) or Ctrl-C; 1 if any window drifted."""
-        agent.init(self.config, plugins={"enabled": ["alerts", "notifiers"]})
+        agent.init(follow_config(self.config), plugins={"enabled": ["alerts", "notifiers"]})
         signals = FleetSignals()
         agent.register_plugin(signals, "fleet-signals")
         polls = 0

@@ -19,6 +19,10 @@ data_dir = "{data}"
 stderr_level = "off"
 [exporter]
 type = "file"
+[drift]
+alpha = 0.05
+[models.m]
+reference = "not-read-by-the-command.parquet"
 [alerts]
 group_wait = "0s"
 default_channels = ["log"]

@@ -495,6 +495,23 @@ TABLE: tuple[Name, ...] = (
     Name("ml.attribution.rank_correlation", "signal", "1", "Spearman's ρ per window; labels model, version, method; details: vectors, top, thresholds"),
     Name("ml.attribution.distance", "signal", "1", "Normalised L1 distance per window; same labels and details"),
     Name("ml.attribution.detected", "signal", "", "0/1 per window; same labels and details"),
+    Name("ml.fleet.drift.detected", "signal", "1", "0/1 per feature (and `multivariate`) per tested fleet window, from `infersight fleet --follow`. Labels `model`, `version`, `feature`, `test`, `scope=\"fleet\"`."),
+    Name("ml.fleet.drift.effect_size", "signal", "1", "The headline effect size (normalised Wasserstein, PSI, MMD²) per feature per fleet window; same labels."),
+    Name("ml.fleet.replicas", "signal", "{replica}", "Replicas (distinct `service.instance.id`) merged into a fleet window; labels `model`, `version`, `scope`."),
+    Name("ml.drift.profile", "log", "", "One per closed window per model version (and one per reference) per replica: the window's mergeable profile. Body = the event name; attributes below; `service.instance.id` on the resource. Exported by the fleet plugin (the issue names it under `ml.drift.*`)."),
+    Name("ml.drift.profile.data", "attribute", "", "The profile bytes (versioned format, see `plugins/fleet/codec.py`), base64."),
+    Name("ml.drift.profile.format", "attribute", "1", "Byte-format version (int, currently 1)."),
+    Name("ml.drift.profile.kind", "attribute", "", "`window` or `reference`."),
+    Name("ml.drift.profile.rows", "attribute", "{row}", "Rows summarised by the profile (int)."),
+    Name("ml.fleet.profiles", "metric", "{profile}", "Counter: Profiles exported; attributes `ml.model.name`, `ml.model.version`, `ml.fleet.profile.kind`."),
+    Name("ml.fleet.profile.size", "metric", "By", "Histogram: Size of an exported profile before base64; attributes `ml.model.name`, `ml.model.version`."),
+    Name("ml.fleet.profile.kind", "attribute", "", "`window` or `reference`."),
+    Name("ml.fleet.profiles_not_logged", "log", "", "At configure, when `agent.log_level` is warning or error: profiles are info events and would be dropped. Attribute `ml.fleet.log_level`."),
+    Name("ml.fleet.log_level", "attribute", "", "The configured `agent.log_level`."),
+    Name("ml.fleet.window", "log", "", "One per fleet window tested by `--follow` (in the command's own agent); attributes model, version, `ml.drift.window.start/end`, `ml.fleet.window.replicas`, `ml.fleet.drifted_features`."),
+    Name("ml.fleet.window.replicas", "attribute", "{replica}", "Replicas merged (int)."),
+    Name("ml.fleet.drifted_features", "attribute", "", "String array of the drifted features of a fleet window."),
+    Name("ml.fleet.late_profile", "log", "", "A profile that arrived after its window was tested (`--follow`; ignored). Attributes model, version, window start/end."),
 )
 
 

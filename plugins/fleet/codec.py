@@ -21,7 +21,7 @@ import struct
 import zlib
 from typing import Any
 
-import datasketches  # type: ignore[import-untyped,unused-ignore]  # no stubs; pyproject override pending
+import datasketches  # ships no type information (mypy override in pyproject.toml)
 import numpy as np
 
 from plugins.fleet.moments import Moments

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-import datasketches  # type: ignore[import-untyped,unused-ignore]  # no stubs; pyproject override pending
+import datasketches  # ships no type information (mypy override in pyproject.toml)
 import numpy as np
 
 from agent.plugin import FeatureType, infer_feature_types, to_numeric

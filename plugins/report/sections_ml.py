@@ -336,7 +336,7 @@ def estimated_performance_section(tel: Telemetry, figure: FigureWriter) -> Secti
     for name, model in sorted(models.items()):
         if not model.windows:
             continue
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for method in ("cbpe", "bbse", "dle"):
             for metric in _ESTIMATED:
                 ser = model.series(metric, method)

@@ -58,7 +58,8 @@ def test_version_and_every_plugin_command_is_on_the_command_line() -> None:
     proc = subprocess.run([str(INFERSIGHT), "--version"], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0 and proc.stdout.strip() == f"infersight {agent.__version__}"
     helptext = subprocess.run([str(INFERSIGHT), "--help"], capture_output=True, text=True, timeout=60, check=False)
-    for command in ("config", "plugins", "demo", "drift", "validate", "schema", "alerts", "doctor", "report"):
+    for command in ("config", "plugins", "demo", "drift", "validate", "schema", "alerts", "doctor", "report", "retrain",
+                    "fleet"):
         assert command in helptext.stdout
     assert helptext.stderr == ""  # every built-in loaded
 

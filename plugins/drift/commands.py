@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agent.plugin import describe_exception, load_table
-from plugins.drift.config import DriftConfig
+from agent.plugin import ConfigError, describe_exception, load_table
+from plugins.drift.config import DriftConfig, parse_config
 from plugins.drift.offline import compare, format_table, report_to_json
 
 PROG = "infersight drift"
@@ -38,10 +38,27 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     drift.add_argument("current", help="current data file")
     drift.add_argument("--features", nargs="*", default=None, help="only these features")
     drift.add_argument("--tests", nargs="*", default=None,
-                       help="ks or cvm, and mmd, mmd_linear, lsdd or none for the joint test")
+                       help="ks or cvm, and mmd, lsdd or none for the joint test")
     drift.add_argument("--json", action="store_true", help="print the results as JSON")
     drift.add_argument("--html", default=None, help="also write an HTML report to this path")
     drift.add_argument("--alpha", default="0.05", help="significance level, strictly between 0 and 1 (0.05)")
+    drift.add_argument("--joint", default=None, metavar="TEST",
+                       help="the joint test over all features: mmd (default), lsdd or off")
+    drift.add_argument("--correction", default=None, metavar="METHOD",
+                       help="per-feature correction: bonferroni (default), bh or none")
+    drift.add_argument("--threshold-numeric", default=None, metavar="SD",
+                       help="Wasserstein distance in reference standard deviations (0.1)")
+    drift.add_argument("--threshold-categorical", default=None, metavar="SHARE",
+                       help="total variation distance, a share of rows, for categorical/boolean/discrete (0.1)")
+    drift.add_argument("--threshold-joint", default=None, metavar="SD",
+                       help="joint effect as a one-feature mean shift in standard deviations (0.1)")
+    drift.add_argument("--feature-type", action="append", default=[], metavar="NAME=TYPE",
+                       help="numeric, discrete, categorical or boolean (repeat for several features)")
+    drift.add_argument("--permutations", default=None, metavar="N",
+                       help="relabelings of the joint test, at least (100; more for small samples)")
+    drift.add_argument("--reduction", default=None, metavar="METHOD",
+                       help="auto (default: full standardised data up to 128 columns), none, pca or random_projection")
+    drift.add_argument("--seed", default=None, metavar="N", help="seed of the permutations (0)")
     drift.set_defaults(func=run_drift)
 
 
@@ -50,11 +67,11 @@ def run_drift(args: argparse.Namespace) -> int:
     try:
         alpha = _alpha(args.alpha)
         html = _writable(args.html) if args.html else None
+        config = replace(_options(args), alpha=alpha)
         reference = _load(args.reference, "reference")
         current = _load(args.current, "current")
         try:
-            report = compare(reference, current, features=args.features, tests=args.tests,
-                             config=replace(DriftConfig(), alpha=alpha))
+            report = compare(reference, current, features=args.features, tests=args.tests, config=config)
         except ValueError as exc:  # unknown test or feature names
             raise BadInputError(str(exc)) from None
         if html is not None:
@@ -79,6 +96,54 @@ def _alpha(text: Any) -> float:
     if not (math.isfinite(alpha) and 0.0 < alpha < 1.0):
         raise BadInputError(f"--alpha: got {text!r}, expected a number strictly between 0 and 1")
     return alpha
+
+
+def _options(args: argparse.Namespace) -> DriftConfig:
+    """The drift settings from the command line, each checked by the ``[drift]`` key table (one line on error)."""
+    section: dict[str, Any] = {}
+    options = {"joint": ("multivariate", str), "correction": ("correction", str),
+               "permutations": ("permutations", int), "reduction": ("reduction", str), "seed": ("seed", int)}
+    for opt, (key, kind) in options.items():
+        text = getattr(args, opt)
+        if text is not None:
+            section[key] = _typed(f"--{opt}", text, kind)
+    thresholds = {k: _typed(f"--threshold-{k.replace('multivariate', 'joint')}", v, float)
+                  for k, v in (("numeric", args.threshold_numeric), ("categorical", args.threshold_categorical),
+                               ("multivariate", args.threshold_joint)) if v is not None}
+    if thresholds:
+        section["thresholds"] = thresholds
+    types: dict[str, str] = {}
+    for item in args.feature_type:
+        name, sep, kind = str(item).partition("=")
+        if not sep or not name:
+            raise BadInputError(f"--feature-type: got {item!r}, expected NAME=TYPE")
+        types[name] = kind
+    if types:
+        section["feature_types"] = types
+    option_of = {"multivariate": "--joint"}
+    try:
+        default, _ = parse_config(section)
+    except ConfigError as exc:
+        key = exc.key.removeprefix("drift.")
+        head = key.split(".")[0]
+        where = option_of.get(head, f"--{head}")
+        if head == "thresholds":
+            where = "--threshold-" + key.split(".")[-1].replace("multivariate", "joint")
+        elif head == "feature_types":
+            where = f"--feature-type {key.split('.', 1)[-1]}"
+        raise BadInputError(f"{where}: got {exc.value!r}, expected {exc.expected}") from None
+    return default
+
+
+def _typed(option: str, text: str, kind: type) -> Any:
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{option}: got {text!r}, expected a {'number' if kind is float else 'whole number'}"
+                            if kind is not str else f"{option}: got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise BadInputError(f"{option}: got {text!r}, expected a finite number")
+    return value
 
 
 def _load(path: str, what: str) -> dict[str, Any]:

@@ -29,7 +29,6 @@ from agent.plugin import (
     parse_models,
     positive_int,
     probability,
-    table_of,
     window,
 )
 from plugins.drift.correction import Correction
@@ -37,45 +36,48 @@ from plugins.drift.reduction import Reduction
 
 
 class Multivariate(Enum):
-    """Which joint test runs over all features (and over output vectors)."""
+    """Which kernel statistic the joint test over all features (and over output vectors) uses."""
 
-    MMD = "mmd"
-    MMD_LINEAR = "mmd_linear"
+    MMD = "mmd"  # MMD² at the median-heuristic bandwidth and at half of it, aggregated
     LSDD = "lsdd"
-    OFF = "off"
+    OFF = "off"  # no joint test: the features alone, each at the corrected level
 
 
 DEFAULT_WINDOW = Window("count", 1000, 60.0)
 NUMERIC_TESTS = ("ks", "cvm")
 CATEGORICAL_TESTS = ("chi2",)
+DISCRETE = "discrete"  # a feature_types value of its own: integer codes with few values (tie-aware tests)
 
 
 @dataclass(frozen=True, slots=True)
 class DriftConfig:
     """Validated drift settings for one model.
 
-    Thresholds: a feature is drifted when its corrected p-value is below ``alpha`` and its
-    effect size is at least the threshold: normalised Wasserstein (reference σ units) for
-    numerics, PSI for categoricals and booleans, MMD²/LSDD for the joint test (0 = any
-    significant joint difference counts).
+    The verdict rule (``plugins.drift.verdict``): a result is drift when it is significant
+    (corrected p-value below ``alpha``, and the window's joint test rejected when it runs) and
+    its noise-corrected effect is at least its threshold: Wasserstein-1 in reference σ for
+    numerics (``threshold_numeric``), total variation distance for categoricals, booleans and
+    discrete features (``threshold_categorical``, a share of rows), and for the joint test the
+    one-feature mean shift in σ with the same MMD (``threshold_multivariate``).
     """
 
     window: Window = DEFAULT_WINDOW
-    min_window: int = 100
+    min_window: int = 30
     alpha: float = 0.05
     correction: Correction = Correction.BONFERRONI
     numeric_test: str = "ks"
     categorical_test: str = "chi2"
     threshold_numeric: float = 0.1
     threshold_categorical: float = 0.1
-    threshold_multivariate: float = 0.0
+    threshold_multivariate: float = 0.1
     multivariate: Multivariate = Multivariate.MMD
     permutations: int = 100
-    reduction: Reduction = Reduction.PCA
-    n_components: int = 10
+    reduction: Reduction = Reduction.AUTO
+    n_components: int = 32
     bandwidth: float | None = None
-    mmd_reference_rows: int = 2000
-    linear_mmd_above: int = 5000
+    joint_reference_rows: int = 5000
+    discrete_levels: int = 20
+    discrete_features: frozenset[str] = frozenset()
     bins: int = 10
     reference_from_live: int = 1000
     label_column: str = "label"
@@ -124,6 +126,26 @@ def _multivariate(key: str, value: Any) -> Multivariate:
     return member
 
 
+def _feature_types(key: str, value: Any) -> dict[str, str]:
+    """``{feature = "numeric"|"discrete"|"categorical"|"boolean"}``."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, value, "a table {feature = 'numeric'|'discrete'|'categorical'|'boolean'}")
+    allowed = [t.value for t in FeatureType] + [DISCRETE]
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        text = str(v).lower() if isinstance(v, str) else v
+        if text not in allowed:
+            raise ConfigError(f"{key}.{k}", v, "one of " + ", ".join(repr(a) for a in allowed))
+        out[str(k)] = str(text)
+    return out
+
+
+def split_feature_types(types: Mapping[str, str]) -> tuple[dict[str, FeatureType], frozenset[str]]:
+    """Feature types as the shared ``FeatureType`` (discrete ones as numeric) and the set of discrete features."""
+    discrete = frozenset(k for k, v in types.items() if v == DISCRETE)
+    return {k: FeatureType.NUMERIC if v == DISCRETE else FeatureType(v) for k, v in types.items()}, discrete
+
+
 def _bandwidth(key: str, value: Any) -> float | None:
     """A positive kernel bandwidth, or ``"median"`` (the median heuristic, the default)."""
     if value is None or value == "median":
@@ -146,12 +168,12 @@ KEYS: dict[str, Key] = {
     "reduction": Key(enum_of(Reduction), _D.reduction),
     "n_components": Key(positive_int, _D.n_components),
     "bandwidth": Key(_bandwidth, _D.bandwidth),
-    "mmd_reference_rows": Key(positive_int, _D.mmd_reference_rows),
-    "linear_mmd_above": Key(positive_int, _D.linear_mmd_above),
+    "joint_reference_rows": Key(int_at_least(2), _D.joint_reference_rows),
+    "discrete_levels": Key(int_at_least(2), _D.discrete_levels),
     "bins": Key(positive_int, _D.bins),
     "reference_from_live": Key(positive_int, _D.reference_from_live),
     "label_column": Key(nonempty_string, _D.label_column),
-    "feature_types": Key(table_of(enum_of(FeatureType)), {}),
+    "feature_types": Key(_feature_types, {}),
     "seed": Key(integer, _D.seed),
 }
 
@@ -162,6 +184,10 @@ MOVED: dict[str, str] = {
     "window_type": "window.type",
     "window_size": "window.size",
     "window_seconds": "window.seconds",
+    # The joint test uses the whole window at every size (no linear-time fallback) and up to
+    # joint_reference_rows reference rows.
+    "mmd_reference_rows": "joint_reference_rows",
+    "linear_mmd_above": "joint_reference_rows",
 }
 
 
@@ -173,7 +199,7 @@ def _build(values: Mapping[str, Any], parent: Mapping[str, Any] | None = None) -
              **up.get("tests", {}), **values["tests"]}
     thresholds = {"numeric": _D.threshold_numeric, "categorical": _D.threshold_categorical,
                   "multivariate": _D.threshold_multivariate, **up.get("thresholds", {}), **values["thresholds"]}
-    feature_types = {**up.get("feature_types", {}), **values["feature_types"]}
+    feature_types, discrete = split_feature_types({**up.get("feature_types", {}), **values["feature_types"]})
     return DriftConfig(
         window=values["window"],
         min_window=values["min_window"],
@@ -189,8 +215,9 @@ def _build(values: Mapping[str, Any], parent: Mapping[str, Any] | None = None) -
         reduction=values["reduction"],
         n_components=values["n_components"],
         bandwidth=values["bandwidth"],
-        mmd_reference_rows=values["mmd_reference_rows"],
-        linear_mmd_above=values["linear_mmd_above"],
+        joint_reference_rows=values["joint_reference_rows"],
+        discrete_levels=values["discrete_levels"],
+        discrete_features=discrete,
         bins=values["bins"],
         reference_from_live=values["reference_from_live"],
         label_column=values["label_column"],

@@ -1,8 +1,14 @@
 """Reference profiles and window evaluation: the pure core shared by the live plugin and the offline CLI.
 
-``build_profile`` summarises a reference once (sorted values, quantile bins, category
-counts, encoder, projection, kernel bandwidth); ``evaluate`` tests one window against
+``build_profile`` summarises a reference once (sorted values, quantile bins, discrete levels,
+category counts, the rows the window tests pool with); ``evaluate`` tests one window against
 it and returns ``DriftResult``s, summaries and schema changes. No state, no I/O.
+
+Per window: each feature's own test on the whole reference and window (KS, or KS with ties
+broken at random for discrete features, or CvM; chi-square or Fisher for categories), one
+joint permutation test over every feature (``plugins.drift.joint``), each effect corrected
+for the window size with the null read off the same permutations, then one verdict rule
+(``plugins.drift.verdict``).
 """
 
 from __future__ import annotations
@@ -17,29 +23,22 @@ from agent.plugin import FeatureType, infer_feature_types
 from plugins.drift import effects, names
 from plugins.drift.config import DriftConfig, Multivariate
 from plugins.drift.correction import correct
-from plugins.drift.multivariate import (
-    LSDDReference,
-    fit_lsdd,
-    lsdd_test,
-    median_bandwidth,
-    mmd_linear_test,
-    mmd_test,
-)
-from plugins.drift.reduction import Encoder, Projection, fit_encoder, fit_projection
+from plugins.drift.joint import JointOutcome, JointProfile, fit_joint, run_joint
 from plugins.drift.results import MULTIVARIATE, DriftResult, TestOutcome
 from plugins.drift.stats import (
     SortedReference,
-    chi2_test,
+    categorical_test,
     contingency_counts,
     cvm_2samp,
-    fisher_test,
     ks_many,
-    needs_fisher,
-    pool_rare,
+    ks_tiebreak,
     sorted_reference,
 )
 from plugins.drift.summary import FeatureSummary, summarize_counts, summarize_numeric
 from plugins.drift.values import categorical_values, is_vector, tally, to_float
+from plugins.drift.verdict import decide, noise_corrected
+
+VANISHED_MIN_EXPECTED = 5.0  # a reference category absent from a window is reported when >= 5 rows were expected
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +49,12 @@ class NumericProfile:
     std: float
     edges: np.ndarray
     proportions: np.ndarray
+    levels: np.ndarray | None = None  # sorted distinct values of a discrete feature (None: continuous)
+
+    @property
+    def discrete(self) -> bool:
+        """Integer codes with few values: tested with ties broken at random, effect as a share of rows."""
+        return self.levels is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +70,6 @@ class CategoricalProfile:
 
 
 @dataclass(frozen=True, slots=True)
-class JointProfile:
-    """Encoder, projection and kernel state for the multivariate test."""
-
-    encoder: Encoder
-    projection: Projection
-    reference: np.ndarray  # projected (sub)sample used by MMD
-    sigma: float
-    lsdd: LSDDReference | None
-
-
-@dataclass(frozen=True, slots=True)
 class ReferenceProfile:
     """A reference summarised once for all window tests."""
 
@@ -84,7 +78,7 @@ class ReferenceProfile:
     numeric: Mapping[str, NumericProfile]
     categorical: Mapping[str, CategoricalProfile]
     summaries: Mapping[str, FeatureSummary]
-    joint: JointProfile | None
+    joint: JointProfile | None  # the reference rows every window test pools with the window
     invalid: Mapping[str, int] = field(default_factory=dict)  # non-numeric values seen in numeric columns
     vectors: tuple[str, ...] = ()  # list/array-valued features: known, never tested one by one
 
@@ -96,9 +90,13 @@ class ReferenceProfile:
 
 @dataclass(frozen=True, slots=True)
 class SchemaChange:
-    """A feature added/missing or values never seen in the reference (its own signal, not a p-value)."""
+    """A feature added/missing, or categories new to or vanished from a window (their own signal, with a count).
 
-    kind: str  # feature_added | feature_missing | new_category
+    ``count``: rows with unseen values (new_category); rows the vanished categories would have
+    held at their reference shares (vanished_category).
+    """
+
+    kind: str  # feature_added | feature_missing | new_category | vanished_category
     feature: str
     count: int = 0
     examples: tuple[str, ...] = ()
@@ -123,11 +121,6 @@ class _Clean:
     categorical: dict[str, np.ndarray]
     issues: list[tuple[str, str, int]]
 
-    @property
-    def columns(self) -> dict[str, np.ndarray]:
-        """Every column, converted."""
-        return {**self.numeric, **self.categorical}
-
 
 def _clean(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureType]) -> _Clean:
     """Convert each column by its type; values a test cannot use are counted, never raised."""
@@ -151,10 +144,8 @@ def _clean(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureType]) 
     return _Clean(numeric, categorical, issues)
 
 
-def build_profile(
-    columns: Mapping[str, np.ndarray], config: DriftConfig, *, joint: bool = True
-) -> ReferenceProfile:
-    """Summarise reference columns: types, sorted values, bins, categories, summaries, joint state.
+def build_profile(columns: Mapping[str, np.ndarray], config: DriftConfig) -> ReferenceProfile:
+    """Summarise reference columns: types, sorted values, bins, levels, categories, summaries, test rows.
 
     List/array-valued features are recorded as vectors and left out of every test.
     """
@@ -168,19 +159,32 @@ def build_profile(
     categorical: dict[str, CategoricalProfile] = {}
     summaries: dict[str, FeatureSummary] = {}
     invalid = {f: n for f, reason, n in clean.issues if reason == names.BAD_NON_NUMERIC}
+    levels: dict[str, np.ndarray] = {}
     for name, values in clean.numeric.items():
         ref = sorted_reference(values)
         std = float(ref.values.std()) if ref.n else 0.0
         edges = effects.quantile_edges(ref, config.bins)
-        numeric[name] = NumericProfile(ref, std, edges, effects.binned_proportions(ref.values, edges))
+        lv = _discrete_levels(ref, config.discrete_levels, force=name in config.discrete_features)
+        if lv is not None:
+            levels[name] = lv
+        numeric[name] = NumericProfile(ref, std, edges, effects.binned_proportions(ref.values, edges), lv)
         summaries[name] = summarize_numeric(name, values)
     for name, values in clean.categorical.items():
         counts = tally(values)
         categorical[name] = CategoricalProfile(counts)
         summaries[name] = summarize_counts(name, len(values), counts)
-    run_joint = joint and config.multivariate is not Multivariate.OFF
-    jp = _joint_profile(clean.columns, types, n_rows, config) if run_joint else None
+    jp = fit_joint(clean.numeric, clean.categorical, levels, n_rows, config)
     return ReferenceProfile(n_rows, types, numeric, categorical, summaries, jp, invalid, tuple(sorted(vectors)))
+
+
+def _discrete_levels(ref: SortedReference, max_levels: int, force: bool) -> np.ndarray | None:
+    """The distinct reference values when the feature is discrete: forced, or integers with few values."""
+    if ref.n == 0:
+        return None
+    distinct = np.unique(ref.values)
+    if force or (distinct.size <= max_levels and bool(np.all(distinct == np.round(distinct)))):
+        return distinct
+    return None
 
 
 _TEXT = frozenset({str, type(None)})
@@ -195,28 +199,6 @@ def _feature_types(columns: Mapping[str, np.ndarray],
     return {k: FeatureType.CATEGORICAL if k in text else inferred[k] for k in columns}
 
 
-def _joint_profile(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureType], n_rows: int,
-                   config: DriftConfig) -> JointProfile | None:
-    if n_rows < 4 or not columns:
-        return None
-    encoder = fit_encoder(columns, types)
-    X = encoder.transform(columns, n_rows)
-    rng = np.random.default_rng(config.seed)
-    # The projection is fitted on one half of the reference and the tests use the other half:
-    # PCA picks the directions where *its* sample varies most, so testing that same sample
-    # against a window would make the reference look wider than any null window (a false alarm
-    # rate of ~20% with one-hot columns in our calibration study).
-    order = rng.permutation(n_rows)
-    fit_rows, test_rows = (order[: n_rows // 2], order[n_rows // 2 :]) if n_rows >= 8 else (order, order)
-    projection = fit_projection(X[fit_rows], config.reduction, config.n_components, config.seed)
-    Z = projection.transform(X[test_rows])
-    if Z.shape[0] > config.mmd_reference_rows:
-        Z = Z[rng.choice(Z.shape[0], config.mmd_reference_rows, replace=False)]
-    sigma = config.bandwidth if config.bandwidth is not None else median_bandwidth(Z, seed=config.seed)
-    lsdd = fit_lsdd(Z, sigma=None, seed=config.seed) if config.multivariate is Multivariate.LSDD else None
-    return JointProfile(encoder, projection, Z, sigma, lsdd)
-
-
 def evaluate(
     profile: ReferenceProfile,
     window: Mapping[str, np.ndarray],
@@ -228,7 +210,7 @@ def evaluate(
     features: tuple[str, ...] | None = None,
     joint_name: str = MULTIVARIATE,
 ) -> WindowReport:
-    """Test one window against the reference: per-feature tests with correction, then the joint test.
+    """Test one window against the reference: per-feature tests, the joint test, corrected effects, verdicts.
 
     Vector (list/array-valued) features give a result skipped as ``vector_feature``; values a
     test cannot use are counted in ``issues`` and tested as missing, never raised.
@@ -236,15 +218,48 @@ def evaluate(
     n_window = max((len(c) for c in window.values()), default=0)
     selected = [f for f in (features or tuple(profile.types)) if f in profile.types]
     clean = _clean({f: window[f] for f in profile.types if f in window}, profile.types)
-    schema = _schema_changes(profile, window, clean)
-    pending: list[DriftResult] = []
+    schema = _schema_changes(profile, window, clean, n_window)
     summaries: dict[str, FeatureSummary] = {}
     issues: list[tuple[str, str, int]] = list(clean.issues)
-    base = dict(model=model, window_start=window_start, window_end=window_end, n_window=n_window)
+    base: dict[str, object] = dict(model=model, window_start=window_start, window_end=window_end, n_window=n_window)
+    rng = np.random.default_rng(config.seed)
 
-    numeric_names = [f for f in selected if f in profile.numeric and f in clean.numeric]
-    numeric_values: dict[str, np.ndarray] = {}
-    for f in numeric_names:
+    pending = _numeric_results(profile, clean, selected, config, base, summaries, issues, rng)
+    pending += _categorical_results(profile, clean, selected, config, base, summaries)
+
+    kernel = config.multivariate is not Multivariate.OFF
+    outcome: JointOutcome | None = None
+    joint_skip: str | None = None
+    if profile.joint is None:
+        joint_skip = names.SKIP_REFERENCE_TOO_SMALL
+    elif n_window < max(config.min_window, 2):
+        joint_skip = names.SKIP_WINDOW_TOO_SMALL
+    elif pending or kernel:
+        outcome = run_joint(profile.joint, clean.numeric, clean.categorical, n_window,
+                            config if kernel else replace(config, multivariate=Multivariate.OFF), kernel=kernel)
+
+    pending = [_with_null(r, profile, outcome) for r in pending]
+    corrected = correct([r.p_value for r in pending], config.correction)
+    gate: bool | None = None
+    joint_result: DriftResult | None = None
+    if kernel and (profile.joint is not None or joint_skip is not None):
+        joint_result = _joint_result(outcome, joint_skip, config, base, joint_name)
+        if outcome is not None and not math.isnan(outcome.p_value):
+            gate = joint_result.significant
+    results = [decide(r, cp, config.alpha, gate=gate) for r, cp in zip(pending, corrected, strict=True)]
+    if features is None:
+        results.extend(_vector_result(f, base) for f in profile.vectors if f in window)
+    if joint_result is not None:
+        results.append(joint_result)
+    return WindowReport(tuple(results), summaries, schema, tuple(issues))
+
+
+def _numeric_results(profile: ReferenceProfile, clean: _Clean, selected: list[str], config: DriftConfig,
+                     base: Mapping[str, object], summaries: dict[str, FeatureSummary],
+                     issues: list[tuple[str, str, int]], rng: np.random.Generator) -> list[DriftResult]:
+    names_ = [f for f in selected if f in profile.numeric and f in clean.numeric]
+    values_: dict[str, np.ndarray] = {}
+    for f in names_:
         values = clean.numeric[f]
         n_inf = int(np.count_nonzero(np.isinf(values)))
         if n_inf:
@@ -252,96 +267,133 @@ def evaluate(
         finite_ = values[np.isfinite(values)]
         if finite_.size > 1 and finite_.min() == finite_.max():
             issues.append((f, names.BAD_CONSTANT_WINDOW, int(finite_.size)))
-        numeric_values[f] = values
+        values_[f] = values
         summaries[f] = summarize_numeric(f, values)
+    reasons = {f: _numeric_skip(values_[f], profile.numeric[f], config) for f in names_}
     ks_out: dict[str, TestOutcome] = {}
-    if config.numeric_test == "ks" and numeric_names:
-        runnable = [f for f in numeric_names if _numeric_skip(numeric_values[f], profile, f, config) is None]
-        if runnable:
-            mat = np.column_stack([numeric_values[f] for f in runnable])
-            outcomes = ks_many([profile.numeric[f].sorted for f in runnable], mat)
-            ks_out = dict(zip(runnable, outcomes, strict=True))
-    for f in numeric_names:
+    continuous = [f for f in names_ if reasons[f] is None and not profile.numeric[f].discrete]
+    if config.numeric_test == "ks" and continuous:
+        mat = np.column_stack([values_[f] for f in continuous])
+        ks_out = dict(zip(continuous, ks_many([profile.numeric[f].sorted for f in continuous], mat), strict=True))
+    out: list[DriftResult] = []
+    for f in names_:
         prof = profile.numeric[f]
-        values = numeric_values[f]
-        reason = _numeric_skip(values, profile, f, config)
-        finite = values[np.isfinite(values)]
+        finite = values_[f][np.isfinite(values_[f])]
         effects_: dict[str, float] = {}
         if finite.size:
-            p_win = effects.binned_proportions(finite, prof.edges)
-            effects_ = {
-                "wasserstein_norm": effects.normalised_wasserstein(prof.sorted, finite, prof.std),
-                "psi": effects.psi(prof.proportions, p_win),
-                "js": effects.js_distance(prof.proportions, p_win),
-            }
-        if reason is None:
-            outcome = ks_out[f] if config.numeric_test == "ks" else cvm_2samp(prof.sorted, finite)
-        else:
-            outcome = TestOutcome(math.nan, math.nan)
-        pending.append(_result(
-            feature=f, test=config.numeric_test, outcome=outcome, effects_=effects_,
-            effect_name="wasserstein_norm", threshold=config.threshold_numeric, reason=reason,
-            n_ref=prof.sorted.n, base=base,
-        ))
+            effects_["wasserstein_norm"] = effects.normalised_wasserstein(prof.sorted, finite, prof.std)
+            if prof.levels is not None:
+                ref_counts = effects.level_counts(prof.levels, prof.sorted.values)
+                win_counts = effects.level_counts(prof.levels, finite)
+                p_ref, p_win = ref_counts / ref_counts.sum(), win_counts / win_counts.sum()
+                effects_["tvd"] = effects.tvd(p_ref, p_win)
+                effects_["js"] = effects.js_distance(p_ref, p_win)
+            else:
+                p_win = effects.binned_proportions(finite, prof.edges)
+                effects_["psi"] = effects.psi(prof.proportions, p_win)
+                effects_["js"] = effects.js_distance(prof.proportions, p_win)
+        test = "ks_tiebreak" if prof.discrete and config.numeric_test == "ks" else config.numeric_test
+        outcome = TestOutcome(math.nan, math.nan)
+        if reasons[f] is None:
+            if prof.discrete and config.numeric_test == "ks":
+                outcome = ks_tiebreak(prof.sorted, finite, rng)
+            elif config.numeric_test == "ks":
+                outcome = ks_out[f]
+            else:
+                outcome = cvm_2samp(prof.sorted, finite)
+        headline, threshold = (("tvd", config.threshold_categorical) if prof.discrete
+                               else ("wasserstein_norm", config.threshold_numeric))
+        out.append(_result(feature=f, test=test, outcome=outcome, effects_=effects_, effect_name=headline,
+                           threshold=threshold, reason=reasons[f], n_ref=prof.sorted.n, base=base))
+    return out
 
+
+def _categorical_results(profile: ReferenceProfile, clean: _Clean, selected: list[str], config: DriftConfig,
+                         base: Mapping[str, object], summaries: dict[str, FeatureSummary]) -> list[DriftResult]:
+    out: list[DriftResult] = []
     for f in selected:
         if f not in profile.categorical or f not in clean.categorical:
             continue
-        ref_counts = profile.categorical[f].counts
         win_counts = tally(clean.categorical[f])
         summaries[f] = summarize_counts(f, len(clean.categorical[f]), win_counts)
-        cats, table = contingency_counts(ref_counts, win_counts)
-        n_ref = int(table[0].sum())
-        reason = None
-        if table[1].sum() < config.min_window:
-            reason = names.SKIP_WINDOW_TOO_SMALL
-        p_ref, p_win = effects.category_proportions(cats, table)
-        effects_c = {"psi": effects.psi(p_ref, p_win), "js": effects.js_distance(p_ref, p_win)}
-        test_name = "chi2"
-        outcome = TestOutcome(math.nan, math.nan)
+        _, table = contingency_counts(profile.categorical[f].counts, win_counts)
+        reason = names.SKIP_WINDOW_TOO_SMALL if table[1].sum() < config.min_window else None
+        test_name, outcome = "chi2", TestOutcome(math.nan, math.nan)
         if reason is None:
-            pooled = pool_rare(table)
-            if pooled.shape[1] < 2:
+            test_name, outcome = categorical_test(table)
+            if math.isnan(outcome.p_value):
                 reason = names.SKIP_CONSTANT
-            elif pooled.shape == (2, 2) and needs_fisher(pooled):
-                test_name, outcome = "fisher", fisher_test(pooled)
-            else:
-                outcome = chi2_test(pooled)
-        pending.append(_result(
-            feature=f, test=test_name, outcome=outcome, effects_=effects_c, effect_name="psi",
-            threshold=config.threshold_categorical, reason=reason, n_ref=n_ref, base=base,
-        ))
+        out.append(_result(feature=f, test=test_name, outcome=outcome, effects_=effects.category_effects(table),
+                           effect_name="tvd", threshold=config.threshold_categorical, reason=reason,
+                           n_ref=int(table[0].sum()), base=base))
+    return out
 
-    corrected = correct([r.p_value for r in pending], config.correction)
-    joint = profile.joint is not None and config.multivariate is not Multivariate.OFF
-    # The overall verdict "something drifted" unions the per-feature family and the joint test;
-    # splitting α evenly between them (Bonferroni) keeps that verdict's false-alarm rate <= α.
-    # ``significant`` still reports each test at the full α.
-    drift_alpha = config.alpha / 2 if joint and pending else config.alpha
-    results = [_decide(r, cp, config.alpha, drift_alpha) for r, cp in zip(pending, corrected, strict=True)]
-    if features is None:
-        results.extend(_vector_result(f, base) for f in profile.vectors if f in window)
-    if joint:
-        results.append(_joint(profile, clean.columns, config, n_window=n_window, base=base, name=joint_name,
-                              drift_alpha=drift_alpha))
-    return WindowReport(tuple(results), summaries, schema, tuple(issues))
+
+def _with_null(r: DriftResult, profile: ReferenceProfile, outcome: JointOutcome | None) -> DriftResult:
+    """The result with its null effect (95th percentile with no drift, at these sizes) and corrected effect.
+
+    The permutations pool at most ``joint_reference_rows`` reference rows; a null measured at
+    those sizes is rescaled to the full reference by ``sqrt((1/n + 1/m) / (1/n_test + 1/m))``
+    (both effects shrink as one over root-n).
+    """
+    if outcome is None or r.skipped is not None:
+        return r
+    null = math.nan
+    if r.effect_name == "wasserstein_norm":
+        prof = profile.numeric[r.feature]
+        raw = outcome.wasserstein_null.get(r.feature, math.nan)
+        null = raw / prof.std if prof.std > 0 else (0.0 if raw == 0 else math.inf)
+    elif r.effect_name == "tvd":
+        null = outcome.tvd_null.get(r.feature, math.nan)
+    n_test = outcome.reference_counts.get(r.feature, 0)
+    n_full, m = r.n_reference, r.n_window
+    if n_test and n_full and m and not math.isnan(null) and math.isfinite(null):
+        null *= math.sqrt((1 / n_full + 1 / m) / (1 / n_test + 1 / m))
+    return replace(r, null_effect=null, corrected_effect=noise_corrected(r.effect_size, null))
+
+
+def _joint_result(outcome: JointOutcome | None, skip: str | None, config: DriftConfig,
+                  base: Mapping[str, object], name: str) -> DriftResult:
+    test = "lsdd" if config.multivariate is Multivariate.LSDD else "mmd"
+    if outcome is None:
+        r = DriftResult(
+            model=str(base["model"]), feature=name, test=test, statistic=math.nan, p_value=math.nan,
+            corrected_p_value=math.nan, effect_size=math.nan, effect_name="mmd_shift",
+            threshold=config.threshold_multivariate, drifted=False, skipped=skip or names.SKIP_TEST_FAILED,
+            window_start=float(base["window_start"]), window_end=float(base["window_end"]),  # type: ignore[arg-type]
+            n_reference=0, n_window=int(base["n_window"]),  # type: ignore[call-overload]
+        )
+        return decide(r, math.nan, config.alpha)
+    effects_ = {"mmd2": outcome.mmd2, "mmd2_null": outcome.mmd2_null, "mmd_shift": outcome.shift,
+                "permutations": float(outcome.permutations),
+                **{f"z[{k}]": v for k, v in outcome.components.items()}}
+    r = DriftResult(
+        model=str(base["model"]), feature=name, test=outcome.test, statistic=outcome.statistic,
+        p_value=outcome.p_value, corrected_p_value=outcome.p_value, effect_size=outcome.shift,
+        effect_name="mmd_shift", threshold=config.threshold_multivariate, drifted=False,
+        skipped=None if not math.isnan(outcome.p_value) else names.SKIP_TEST_FAILED,
+        window_start=float(base["window_start"]), window_end=float(base["window_end"]),  # type: ignore[arg-type]
+        n_reference=outcome.n_reference, n_window=outcome.n_window, effects=effects_,
+        corrected_effect=outcome.shift_corrected, null_effect=outcome.shift_null,
+    )
+    return decide(r, outcome.p_value, config.alpha)
 
 
 def _vector_result(feature: str, base: Mapping[str, object]) -> DriftResult:
     return DriftResult(
         feature=feature, test="none", statistic=math.nan, p_value=math.nan, corrected_p_value=math.nan,
         effect_size=math.nan, effect_name="none", threshold=math.nan, drifted=False, skipped=names.SKIP_VECTOR,
-        n_reference=0, **base,  # type: ignore[arg-type]
+        n_reference=0, verdict="skipped", **base,  # type: ignore[arg-type]
     )
 
 
-def _numeric_skip(values: np.ndarray, profile: ReferenceProfile, f: str, config: DriftConfig) -> str | None:
+def _numeric_skip(values: np.ndarray, prof: NumericProfile, config: DriftConfig) -> str | None:
     finite = values[np.isfinite(values)]
     if finite.size < config.min_window:
         return names.SKIP_WINDOW_TOO_SMALL if np.isfinite(values).all() else names.SKIP_TOO_FEW_FINITE
-    if profile.numeric[f].sorted.n < 2:
+    if prof.sorted.n < 2:
         return names.SKIP_REFERENCE_TOO_SMALL
-    if finite.min() == finite.max() and profile.numeric[f].std == 0:
+    if finite.min() == finite.max() and prof.std == 0 and finite[0] == prof.sorted.values[0]:
         return names.SKIP_CONSTANT
     return None
 
@@ -356,49 +408,8 @@ def _result(*, feature: str, test: str, outcome: TestOutcome, effects_: dict[str
     )
 
 
-def _decide(r: DriftResult, corrected_p: float, alpha: float, drift_alpha: float) -> DriftResult:
-    if r.skipped is not None or math.isnan(r.p_value):
-        return replace(r, skipped=r.skipped or names.SKIP_TEST_FAILED)
-    significant = corrected_p < alpha
-    drifted = corrected_p < drift_alpha and not math.isnan(r.effect_size) and r.effect_size >= r.threshold
-    return replace(r, corrected_p_value=corrected_p, significant=significant, drifted=drifted)
-
-
-def _joint(profile: ReferenceProfile, window: Mapping[str, np.ndarray], config: DriftConfig, *,
-           n_window: int, base: Mapping[str, object], name: str, drift_alpha: float) -> DriftResult:
-    jp = profile.joint
-    assert jp is not None
-    test = config.multivariate.value
-    if test == "mmd" and n_window > config.linear_mmd_above:
-        test = "mmd_linear"
-    reason: str | None = None
-    outcome = TestOutcome(math.nan, math.nan)
-    if n_window < config.min_window:
-        reason = names.SKIP_WINDOW_TOO_SMALL
-    else:
-        Z = jp.projection.transform(jp.encoder.transform(window, n_window))
-        if not np.isfinite(Z).all():
-            reason = names.SKIP_NON_FINITE
-        elif test == "lsdd" and jp.lsdd is not None:
-            outcome = lsdd_test(jp.lsdd, Z, config.permutations, config.seed)
-        elif test == "mmd_linear":
-            outcome = mmd_linear_test(jp.reference, Z, jp.sigma, config.seed)
-        else:
-            outcome = mmd_test(jp.reference, Z, jp.sigma, config.permutations, config.seed)
-    r = DriftResult(
-        model=str(base["model"]), feature=name, test=test,
-        statistic=outcome.statistic, p_value=outcome.p_value,
-        corrected_p_value=outcome.p_value, effect_size=outcome.statistic,
-        effect_name="mmd2" if test.startswith("mmd") else "lsdd", threshold=config.threshold_multivariate,
-        drifted=False, skipped=reason, window_start=float(base["window_start"]),  # type: ignore[arg-type]
-        window_end=float(base["window_end"]), n_reference=int(jp.reference.shape[0]),  # type: ignore[arg-type]
-        n_window=n_window,
-    )
-    return _decide(r, outcome.p_value, config.alpha, drift_alpha)
-
-
-def _schema_changes(profile: ReferenceProfile, window: Mapping[str, np.ndarray],
-                    clean: _Clean) -> tuple[SchemaChange, ...]:
+def _schema_changes(profile: ReferenceProfile, window: Mapping[str, np.ndarray], clean: _Clean,
+                    n_window: int) -> tuple[SchemaChange, ...]:
     out: list[SchemaChange] = []
     known = profile.features
     for f in window:
@@ -412,10 +423,19 @@ def _schema_changes(profile: ReferenceProfile, window: Mapping[str, np.ndarray],
             continue
         new: dict[str, int] = {}
         cats = prof.counts
-        for v, n in tally(clean.categorical[f]).items():
+        counts = tally(clean.categorical[f])
+        for v, n in counts.items():
             if v not in cats:
                 key = str(v)
                 new[key] = new.get(key, 0) + n
         if new:
             out.append(SchemaChange("new_category", f, sum(new.values()), tuple(sorted(new)[:10])))
+        present = sum(counts.values())
+        total = sum(cats.values())
+        if present and total:
+            gone = {str(c): n * present / total for c, n in cats.items()
+                    if c not in counts and n * present / total >= VANISHED_MIN_EXPECTED}
+            if gone:
+                out.append(SchemaChange("vanished_category", f, int(round(sum(gone.values()))),
+                                        tuple(sorted(gone, key=lambda c: -gone[c])[:10])))
     return tuple(out)

@@ -1,10 +1,15 @@
 """Effect sizes: how large a distribution change is, independent of sample size.
 
+- Total variation distance (TVD) between category (or level) proportions: the share of
+  rows that would have to change category for the window to look like the reference. The
+  headline effect of categorical, boolean and discrete features: it needs no epsilon, and a
+  new category at 2% of the window adds exactly 0.02 (new and vanished categories are also
+  reported on their own, with counts, as schema changes).
 - PSI (population stability index) on reference-quantile bins for numerics (10 bins by
-  default, edges at reference deciles so each bin holds ~10% of the reference) and on
-  category frequencies for categoricals. Empty bins get proportion ``PSI_EPSILON`` (1e-4)
-  before the log so a bin seen in one sample only gives a large but finite term.
-  Rule of thumb: < 0.1 no change, 0.1–0.25 moderate, > 0.25 large.
+  default, edges at reference deciles so each bin holds ~10% of the reference), reported as a
+  secondary effect. Empty bins get proportion ``PSI_EPSILON`` (1e-4) before the log, which is
+  why PSI is no longer used for categories (a category seen in one sample only would be
+  dominated by that epsilon).
 - Jensen–Shannon distance (base 2, in [0, 1]) on the same bins / categories.
 - Wasserstein-1 distance divided by the reference standard deviation: "how far, in
   reference σ, the mass moved on average". A 0.5σ mean shift gives 0.5; scaling σ by
@@ -96,3 +101,35 @@ def category_proportions(
     sums[sums == 0] = 1.0
     props = t / sums
     return props[0], props[1]
+
+
+def tvd(p_ref: np.ndarray, p_win: np.ndarray) -> float:
+    """Total variation distance ½ Σ |p - q| between two proportion vectors (each summing to 1, or all 0)."""
+    return float(0.5 * np.abs(np.asarray(p_ref, dtype=np.float64) - np.asarray(p_win, dtype=np.float64)).sum())
+
+
+def category_effects(table: np.ndarray) -> dict[str, float]:
+    """TVD, JS distance, and the window share of new categories and reference share of vanished ones.
+
+    ``table`` is 2 x k counts (reference row first) over every category seen in either sample.
+    """
+    t = np.asarray(table, dtype=np.float64)
+    p_ref, p_win = category_proportions((), t)
+    new = (t[0] == 0) & (t[1] > 0)
+    vanished = (t[0] > 0) & (t[1] == 0)
+    return {
+        "tvd": tvd(p_ref, p_win),
+        "js": js_distance(p_ref, p_win) if t.sum() else math.nan,
+        "new_share": float(p_win[new].sum()),
+        "vanished_share": float(p_ref[vanished].sum()),
+    }
+
+
+def level_counts(levels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Counts of finite ``values`` at each of the sorted reference ``levels``, then one bin for any other value."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    idx = np.searchsorted(levels, v)
+    hit = (idx < levels.size) & (levels[np.minimum(idx, levels.size - 1)] == v) if levels.size else np.zeros(v.size, bool)
+    counts = np.bincount(idx[hit], minlength=levels.size).astype(np.float64)
+    return np.append(counts, float(np.count_nonzero(~hit)))

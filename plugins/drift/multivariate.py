@@ -13,12 +13,16 @@ once, in row blocks, and each block is multiplied as soon as it exists, so memor
 O(block × N + B × N) rather than O(N²); as K is symmetric only the blocks on and right
 of the diagonal are built, which about halves both the kernel and the products.
 
-Linear-time MMD (Gretton et al. 2012, §6) averages ``h`` over disjoint pairs and
-uses a normal approximation: O(n) time and memory, but its variance is O(1/n) rather
-than O(1/n²), so it needs roughly the square of the sample size to match the
-quadratic test's power (e.g. n = 10,000 linear ≈ n = 100 quadratic). Use it only for
-windows too large for the quadratic test.
-"""
+Windows are tested by ``mmd2_permuted``: every relabeling of the pooled rows at once, per
+bandwidth. Up to ``EXACT_MAX_ROWS`` pooled rows the kernel is exact; above, the Gaussian
+kernel is replaced by ``RFF_FREQUENCIES`` random Fourier features (Rahimi & Recht 2007):
+``k(x, y) ≈ φ(x)·φ(y)`` with ``φ(x) = [cos(Wx/σ), sin(Wx/σ)] / √F``. The unbiased MMD² of
+that kernel follows from the feature sums of each group, so all permutations cost one
+product ``A Φ`` (B × N by N × 2F): linear in the rows, so the whole window and reference
+are used whatever their size, and the test's power grows with the window (the linear-time
+MMD of Gretton et al. 2012 §6, which used only disjoint pairs of the first rows, is gone).
+The approximate kernel is itself a valid positive-definite kernel, so the permutation test
+stays exact."""
 
 from __future__ import annotations
 
@@ -136,30 +140,6 @@ def mmd_test(
     return TestOutcome(float(stats_[0]), permutation_pvalue(float(stats_[0]), stats_[1:]))
 
 
-def mmd_linear_test(X: np.ndarray, Y: np.ndarray, sigma: float | None = None, seed: int = 0) -> TestOutcome:
-    """Linear-time MMD² over disjoint pairs with a one-sided normal p-value (module docs: its power)."""
-    X = np.asarray(X, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64)
-    pairs = min(X.shape[0], Y.shape[0]) // 2
-    if pairs < 2:
-        return TestOutcome(math.nan, math.nan)
-    s = sigma if sigma is not None else median_bandwidth(X, seed=seed)
-    x1, x2 = X[: 2 * pairs : 2], X[1 : 2 * pairs : 2]
-    y1, y2 = Y[: 2 * pairs : 2], Y[1 : 2 * pairs : 2]
-
-    def k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.exp(-((a - b) ** 2).sum(1) / (2.0 * s * s))
-
-    h = k(x1, x2) + k(y1, y2) - k(x1, y2) - k(x2, y1)
-    stat = float(h.mean())
-    sd = float(h.std(ddof=1))
-    if sd == 0:
-        return TestOutcome(stat, 1.0 if stat <= 0 else 0.0)
-    from scipy import stats as sps  # imported on first use: keeps the CLI's start-up light
-
-    return TestOutcome(stat, float(sps.norm.sf(stat / (sd / math.sqrt(pairs)))))
-
-
 @dataclass(frozen=True, slots=True)
 class LSDDReference:
     """LSDD state fitted once on the reference (Bu et al. 2016; as alibi-detect's LSDDDrift).
@@ -231,3 +211,148 @@ def lsdd_test(ref: LSDDReference, Y: np.ndarray, permutations: int = 100, seed: 
     omegas = np.linalg.solve(ref.H + chosen * eye, h.T).T
     lsdds = 2.0 * np.einsum("bj,bj->b", h, omegas) - np.einsum("bj,bj->b", omegas @ ref.H, omegas)
     return TestOutcome(float(lsdds[0]), permutation_pvalue(float(lsdds[0]), lsdds[1:]))
+
+
+# -- every relabeling of a window at once (the joint test's kernel components) ----------------
+
+EXACT_MAX_ROWS = 1000  # pooled rows up to which the kernel is exact (B x N² work); random features above
+RFF_FREQUENCIES = 256  # random frequencies per bandwidth (2 x 256 features: cos and sin)
+_RFF_ROWS = 8192  # pooled rows turned into features at once (bounded memory whatever the window)
+
+
+def mmd2_permuted(Z: np.ndarray, labels: np.ndarray, sigmas: tuple[float, ...], seed: int = 0) -> np.ndarray:
+    """Unbiased MMD² of every relabeling, per bandwidth: a (B + 1) × len(sigmas) array.
+
+    ``labels`` is (B + 1) × N boolean, True for the rows labelled reference in that relabeling
+    (row 0: the observed split); every row holds the same number of True values.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    N = Z.shape[0]
+    n = int(labels[0].sum())
+    m = N - n
+    if n < 2 or m < 2:
+        return np.full((labels.shape[0], len(sigmas)), math.nan)
+    A = labels.astype(np.float64)
+    if N <= EXACT_MAX_ROWS:
+        return _mmd2_exact(Z, A, n, m, sigmas)
+    return _mmd2_rff(Z, A, n, m, sigmas, seed)
+
+
+def _mmd2_exact(Z: np.ndarray, A: np.ndarray, n: int, m: int, sigmas: tuple[float, ...]) -> np.ndarray:
+    D = sq_distances(Z, Z)
+    N = Z.shape[0]
+    out = np.empty((A.shape[0], len(sigmas)))
+    a_diag = A.sum(axis=1)  # the Gaussian kernel's diagonal is 1
+    for i, s in enumerate(sigmas):
+        K = np.exp(D * (-1.0 / (2.0 * s * s)))
+        row_sums = K.sum(axis=1)
+        aKa = np.einsum("pi,pi->p", A @ K, A)
+        out[:, i] = mmd2_from_sums(aKa, A @ row_sums, total=float(row_sums.sum()), a_diag=a_diag,
+                                   trace=float(N), n=n, m=m)
+    return out
+
+
+def rff_frequencies(d: int, seed: int = 0, frequencies: int = RFF_FREQUENCIES) -> np.ndarray:
+    """Standard normal frequencies (d × F); divided by σ they sample the Gaussian kernel's spectrum."""
+    return np.random.default_rng(seed).standard_normal((d, frequencies))
+
+
+def _mmd2_rff(Z: np.ndarray, A: np.ndarray, n: int, m: int, sigmas: tuple[float, ...], seed: int) -> np.ndarray:
+    W = rff_frequencies(Z.shape[1], seed)
+    F = W.shape[1]
+    k = len(sigmas)
+    SA = np.zeros((k, A.shape[0], 2 * F))
+    total = np.zeros((k, 2 * F))
+    scale = 1.0 / math.sqrt(F)
+    for r0 in range(0, Z.shape[0], _RFF_ROWS):
+        rows = slice(r0, r0 + _RFF_ROWS)
+        proj = Z[rows] @ (W / sigmas[0])
+        cos, sin = np.cos(proj), np.sin(proj)
+        for i, s in enumerate(sigmas):
+            if i and s * 2.0 == sigmas[i - 1]:
+                # σ/2 doubles every frequency: cos 2θ = 2cos²θ - 1, sin 2θ = 2 sinθ cosθ (no new trigonometry)
+                cos, sin = 2.0 * cos * cos - 1.0, 2.0 * sin * cos
+            elif i:
+                proj = Z[rows] @ (W / s)
+                cos, sin = np.cos(proj), np.sin(proj)
+            phi = np.concatenate([cos, sin], axis=1)
+            phi *= scale
+            SA[i] += A[:, rows] @ phi
+            total[i] += phi.sum(axis=0)
+    out = np.empty((A.shape[0], k))
+    for i in range(k):
+        SB = total[i] - SA[i]
+        # ‖φ(x)‖² = 1, so the U-statistic drops n (resp. m) from the squared sums.
+        out[:, i] = ((np.einsum("pj,pj->p", SA[i], SA[i]) - n) / (n * (n - 1))
+                     + (np.einsum("pj,pj->p", SB, SB) - m) / (m * (m - 1))
+                     - 2.0 * np.einsum("pj,pj->p", SA[i], SB) / (n * m))
+    return out
+
+
+def shift_sensitivity(Z: np.ndarray, sigmas: tuple[float, ...], columns: np.ndarray | None = None,
+                      max_points: int = 400, seed: int = 0) -> list[float]:
+    """MMD² per squared unit of mean shift along one column, averaged over ``columns``, for each bandwidth.
+
+    For a Gaussian kernel, shifting one coordinate by t gives MMD² ≈ t² c_j with
+    ``c_j = E[k(x, x') (1/σ² - (x_j - x'_j)²/σ⁴)]`` over pairs of rows; ``sqrt(MMD² / c)``
+    then reads as "as large as a mean shift of that many units (σ after standardising) in
+    one feature". Rows are a label-free sample of ``Z``.
+    """
+    X = np.asarray(Z, dtype=np.float64)
+    if X.shape[0] > max_points:
+        X = X[np.random.default_rng(seed).choice(X.shape[0], max_points, replace=False)]
+    P = X.shape[0]
+    if P < 2 or X.shape[1] == 0:
+        return [math.nan] * len(sigmas)
+    D = sq_distances(X, X)
+    out: list[float] = []
+    for sigma in sigmas:
+        K = np.exp(D * (-1.0 / (2.0 * sigma * sigma)))
+        np.fill_diagonal(K, 0.0)
+        r = K.sum(axis=1)
+        # Σ_{i≠i'} k (x_ij - x_i'j)² = 2 (Σ_i x_ij² r_i - Σ_i x_ij (K x_j)_i)
+        weighted = 2.0 * ((X * X * r[:, None]).sum(axis=0) - (X * (K @ X)).sum(axis=0))
+        c = (float(K.sum()) / sigma**2 - weighted / sigma**4) / (P * (P - 1))
+        cols = c if columns is None or not len(columns) else c[columns]
+        value = float(np.mean(cols))
+        out.append(value if value > 0 else math.nan)
+    return out
+
+
+def lsdd_permuted(Z: np.ndarray, labels: np.ndarray, seed: int = 0, lambda_rd_max: float = 0.2) -> np.ndarray:
+    """LSDD (Bu et al. 2016) of every relabeling: a (B + 1,) array.
+
+    Kernel centres are a label-free random 5% of the pooled rows (at most 200), removed from
+    the rows tested, so the statistic stays a fixed function of the relabeling. The
+    regulariser is chosen as ``lsdd_test`` chooses it, from the permuted splits only.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    N = Z.shape[0]
+    rng = np.random.default_rng(seed)
+    nc = int(min(200, max(N // 20, 1), max(N - 4, 1)))
+    order = rng.permutation(N)
+    centres, rest = Z[order[:nc]], order[nc:]
+    L = labels[:, rest]
+    n = int(L[0].sum())
+    m = rest.size - n
+    if n < 2 or m < 2:
+        return np.full(labels.shape[0], math.nan)
+    sigma = median_bandwidth(Z, seed=seed)
+    H = gaussian_kernel(centres, centres, math.sqrt(2.0) * sigma)
+    k_all = gaussian_kernel(Z[rest], centres, sigma)
+    A = L.astype(np.float64)
+    h = (A @ k_all) / n - ((1.0 - A) @ k_all) / m
+    eye = np.eye(nc)
+    chosen = _LAMBDAS[-1]
+    for lam in _LAMBDAS:
+        omegas = np.linalg.solve(H + lam * eye, h[1:].T).T
+        h_om = np.einsum("bj,bj->b", h[1:], omegas)
+        oHo = np.einsum("bj,bj->b", omegas @ H, omegas)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rd = float(np.nanmean(1.0 - oHo / h_om)) if h.shape[0] > 1 else 0.0
+        if rd < lambda_rd_max:
+            chosen = lam
+            break
+    omegas = np.linalg.solve(H + chosen * eye, h.T).T
+    out: np.ndarray = 2.0 * np.einsum("bj,bj->b", h, omegas) - np.einsum("bj,bj->b", omegas @ H, omegas)
+    return out

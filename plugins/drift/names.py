@@ -17,7 +17,8 @@ from agent.semconv import ATTR_FEATURE_NAME, ATTR_MODEL_NAME, ATTR_MODEL_VERSION
 # -- metrics ---------------------------------------------------------------------------------
 STATISTIC: Final = "ml.drift.statistic"  # gauge 1 per closed window: model, version, feature, test
 P_VALUE: Final = "ml.drift.p_value"  # gauge 1 per closed window (corrected p-value): model, version, feature, test
-EFFECT_SIZE: Final = "ml.drift.effect_size"  # gauge 1 per closed window: model, version, feature, test
+EFFECT_SIZE: Final = "ml.drift.effect_size"  # gauge 1 per closed window (raw effect): model, version, feature, test
+CORRECTED_EFFECT: Final = "ml.drift.corrected_effect"  # gauge 1 per closed window: effect beyond sampling noise
 DETECTED: Final = "ml.drift.detected"  # gauge 1 (0/1) per closed window: model, version, feature, test
 SUMMARY: Final = "ml.drift.summary"  # gauge 1: model, version, feature, stat, sample
 SKIPPED: Final = "ml.drift.skipped"  # counter {test}: model, version, feature, test, reason
@@ -31,7 +32,7 @@ ROWS_DROPPED: Final = "ml.drift.rows.dropped"  # counter {row}: model, version, 
 ATTR_MODEL: Final = ATTR_MODEL_NAME
 ATTR_VERSION: Final = ATTR_MODEL_VERSION
 ATTR_FEATURE: Final = ATTR_FEATURE_NAME
-ATTR_TEST: Final = "ml.drift.test"  # ks, cvm, chi2, fisher, mmd, mmd_linear, lsdd, none
+ATTR_TEST: Final = "ml.drift.test"  # ks, ks_tiebreak, cvm, chi2, fisher, mmd, lsdd, none
 ATTR_STAT: Final = "ml.drift.stat"  # count, missing_rate, min, ..., kurtosis, or freq:<category>
 ATTR_SAMPLE: Final = "ml.drift.sample"  # window | reference
 ATTR_REASON: Final = "ml.drift.reason"  # a skip, bad-value or drop reason (below)
@@ -41,8 +42,12 @@ ATTR_STATISTIC: Final = "ml.drift.statistic"
 ATTR_P_VALUE: Final = "ml.drift.p_value"  # raw p-value
 ATTR_CORRECTED_P_VALUE: Final = "ml.drift.corrected_p_value"
 ATTR_EFFECT_SIZE: Final = "ml.drift.effect_size"
-ATTR_EFFECT_NAME: Final = "ml.drift.effect_name"  # wasserstein_norm, psi, mmd2, lsdd
+ATTR_EFFECT_NAME: Final = "ml.drift.effect_name"  # wasserstein_norm, tvd, mmd_shift
 ATTR_THRESHOLD: Final = "ml.drift.threshold"
+ATTR_NULL_EFFECT: Final = "ml.drift.null_effect"  # the effect's 95th percentile with no drift at these sizes
+ATTR_CORRECTED_EFFECT: Final = "ml.drift.corrected_effect"  # max(effect - null_effect, 0), compared with the threshold
+ATTR_LEVEL: Final = "ml.drift.level"  # the α the corrected p-value was compared with
+ATTR_VERDICT: Final = "ml.drift.verdict"  # drift | not_significant | joint_not_significant | below_threshold
 ATTR_REFERENCE_ROWS: Final = "ml.drift.reference_rows"
 # log attributes of one window (ml.drift.window; also on ml.drift.detected and ml.drift.schema_change)
 ATTR_WINDOW_NUMBER: Final = "ml.drift.window.number"  # 1, 2, ... per model and stream; outputs share inputs'
@@ -55,8 +60,8 @@ ATTR_DRIFTED_FEATURES: Final = "ml.drift.drifted_features"  # string array
 ATTR_RESULTS: Final = "ml.drift.results"  # JSON array, one object per test (README: per-window event)
 ATTR_SCHEMA_CHANGES: Final = "ml.drift.schema_changes"  # JSON array of {kind, feature, count, examples}
 # log attributes of a schema change and of a reference
-ATTR_CHANGE: Final = "ml.drift.change"  # feature_added | feature_missing | new_category
-ATTR_COUNT: Final = "ml.drift.count"  # rows with unseen values (new_category)
+ATTR_CHANGE: Final = "ml.drift.change"  # feature_added | feature_missing | new_category | vanished_category
+ATTR_COUNT: Final = "ml.drift.count"  # rows with unseen values (new_category); rows expected in vanished categories
 ATTR_EXAMPLES: Final = "ml.drift.examples"  # string array, at most 10 unseen values
 ATTR_REFERENCE_SOURCE: Final = "ml.drift.reference_source"  # set_reference | live
 ATTR_FEATURES: Final = "ml.drift.features"  # string array: features tested
@@ -75,6 +80,7 @@ SIGNAL_EFFECT_SIZE: Final = "ml.drift.effect_size"  # labels model, version, fea
 SIGNAL_FEATURE_ADDED: Final = "ml.drift.feature_added"  # 1; labels model, version, feature
 SIGNAL_FEATURE_MISSING: Final = "ml.drift.feature_missing"  # 1; labels model, version, feature
 SIGNAL_NEW_CATEGORY: Final = "ml.drift.new_category"  # rows with unseen values; labels model, version, feature
+SIGNAL_VANISHED_CATEGORY: Final = "ml.drift.vanished_category"  # rows the absent reference categories would hold
 SIGNAL_NEW_OUTPUT_CLASS: Final = "ml.drift.new_output_class"  # rows with an unseen output class
 SIGNAL_OUTPUT_OUT_OF_RANGE: Final = "ml.drift.output_out_of_range"  # share of outputs outside the reference range
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -13,18 +13,25 @@ from plugins.drift.config import NUMERIC_TESTS, DriftConfig, Multivariate
 from plugins.drift.detector import SchemaChange, build_profile, evaluate
 from plugins.drift.results import MULTIVARIATE, DriftResult
 from plugins.drift.summary import FeatureSummary
+from plugins.drift.verdict import NOISE_QUANTILE, label
 
-_TEST_ALIASES = {"ks": "ks", "cvm": "cvm", "chi2": "chi2", "mmd": "mmd", "mmd_linear": "mmd_linear", "lsdd": "lsdd"}
+_TEST_ALIASES = {"ks": "ks", "cvm": "cvm", "chi2": "chi2", "mmd": "mmd", "lsdd": "lsdd"}
 
 
 @dataclass(frozen=True, slots=True)
 class OfflineReport:
-    """Per-feature results, summaries of both samples, the joint result and schema changes."""
+    """Per-feature results, summaries of both samples, the joint result, schema changes and the rule's settings."""
 
     results: tuple[DriftResult, ...]
     reference_summaries: Mapping[str, FeatureSummary]
     current_summaries: Mapping[str, FeatureSummary]
     schema: tuple[SchemaChange, ...]
+    config: DriftConfig = field(default_factory=DriftConfig)
+
+    @property
+    def rule(self) -> str:
+        """The verdict rule with its α, family split and thresholds, in words."""
+        return rule_text(self.config, joint=self.multivariate is not None)
 
     @property
     def drifted(self) -> bool:
@@ -48,8 +55,8 @@ def compare(
 ) -> OfflineReport:
     """Compare a current dataset with a reference: tests chosen by ``tests`` (e.g. ["cvm", "lsdd"]).
 
-    ``tests`` may name one numeric test (ks, cvm) and one joint test (mmd, mmd_linear,
-    lsdd, or "none" to skip it); unknown names raise ValueError naming them. The whole
+    ``tests`` may name one numeric test (ks, cvm) and one joint test (mmd, lsdd, or "none"
+    to skip it); unknown names raise ValueError naming them. The whole
     current dataset is one window (min_window is lowered to 2 so small files still run).
     """
     cfg = config or DriftConfig()
@@ -73,7 +80,22 @@ def compare(
         cur = {f: cur[f] for f in features if f in cur}
     profile = build_profile(ref, cfg)
     window = evaluate(profile, cur, cfg, model=model)
-    return OfflineReport(window.results, dict(profile.summaries), dict(window.summaries), window.schema)
+    return OfflineReport(window.results, dict(profile.summaries), dict(window.summaries), window.schema, cfg)
+
+
+def rule_text(config: DriftConfig, *, joint: bool) -> str:
+    """How the verdict was reached: α, how it is shared, and the effect thresholds with their units."""
+    corr = {"bonferroni": "Bonferroni", "bh": "Benjamini-Hochberg", "none": "no"}[config.correction.value]
+    if joint:
+        family = (f"alpha {config.alpha:g}: joint permutation test at {config.alpha:g}; features at {config.alpha:g} "
+                  f"with {corr} correction, counted only when the joint test rejects (no split of alpha)")
+    else:
+        family = f"alpha {config.alpha:g}: features at {config.alpha:g} with {corr} correction (no joint test)"
+    thresholds = (f"drift = significant and effect beyond sampling noise (its 95th percentile with no drift at "
+                  f"these sizes, removed in quadrature) >= threshold: numeric Wasserstein >= {config.threshold_numeric:g} sd; categorical, "
+                  f"boolean, discrete TVD >= {config.threshold_categorical:g} (share of rows); joint >= "
+                  f"{config.threshold_multivariate:g} sd (as a one-feature mean shift)")
+    return family + "\n" + thresholds
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -87,13 +109,11 @@ def _fmt(x: float, digits: int = 4) -> str:
 def format_table(report: OfflineReport) -> str:
     """A plain-text table: one row per feature plus the joint test, and the verdict."""
     header = ("feature", "ref mean", "cur mean", "test", "statistic", "p-value", "corr. p", "effect", "size",
-              "verdict")
+              "noise", "corrected", "verdict")
     rows: list[tuple[str, ...]] = [header]
     for r in report.results:
         ref_s = report.reference_summaries.get(r.feature)
         cur_s = report.current_summaries.get(r.feature)
-        verdict = f"skipped: {r.skipped}" if r.skipped else ("DRIFT" if r.drifted else
-                                                              ("significant, small" if r.significant else "ok"))
         rows.append((
             r.feature,
             _fmt(ref_s.mean) if ref_s else "-",
@@ -104,11 +124,14 @@ def format_table(report: OfflineReport) -> str:
             _fmt(r.corrected_p_value),
             r.effect_name,
             _fmt(r.effect_size),
-            verdict,
+            _fmt(r.null_effect),
+            _fmt(r.corrected_effect),
+            label(r),
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines[:0] = report.rule.splitlines()
     for ch in report.schema:
         extra = f" ({ch.count} rows: {', '.join(ch.examples)})" if ch.kind == "new_category" else ""
         lines.append(f"schema: {ch.kind} {ch.feature}{extra}")
@@ -128,6 +151,8 @@ def report_to_json(report: OfflineReport) -> dict[str, Any]:
             "feature": r.feature, "test": r.test, "statistic": _json_num(r.statistic),
             "p_value": _json_num(r.p_value), "corrected_p_value": _json_num(r.corrected_p_value),
             "effect_size": _json_num(r.effect_size), "effect_name": r.effect_name, "threshold": r.threshold,
+            "null_effect": _json_num(r.null_effect), "corrected_effect": _json_num(r.corrected_effect),
+            "level": _json_num(r.level), "verdict": r.verdict,
             "significant": r.significant, "drifted": r.drifted, "skipped": r.skipped,
             "n_reference": r.n_reference, "n_window": r.n_window,
             "effects": {k: _json_num(v) for k, v in r.effects.items()},
@@ -139,8 +164,13 @@ def report_to_json(report: OfflineReport) -> dict[str, Any]:
             out["frequencies"] = dict(s.frequencies)
         return out
 
+    cfg = report.config
     return {
         "drifted": report.drifted,
+        "rule": {"alpha": cfg.alpha, "correction": cfg.correction.value,
+                 "joint": report.multivariate is not None, "noise_quantile": NOISE_QUANTILE,
+                 "thresholds": {"numeric": cfg.threshold_numeric, "categorical": cfg.threshold_categorical,
+                                "multivariate": cfg.threshold_multivariate}},
         "results": [result(r) for r in report.results],
         "summaries": {
             "reference": {k: summary(v) for k, v in report.reference_summaries.items()},

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-TestName = Literal["ks", "cvm", "chi2", "fisher", "mmd", "mmd_linear", "lsdd"]
-EffectName = Literal["wasserstein_norm", "psi", "js", "none"]
+TestName = Literal["ks", "ks_tiebreak", "cvm", "chi2", "fisher", "mmd", "lsdd"]
+EffectName = Literal["wasserstein_norm", "tvd", "mmd_shift", "psi", "js", "none"]
 
 MULTIVARIATE = "multivariate"
 """The ``feature`` value of a joint (multivariate) test over all features."""
@@ -25,9 +26,18 @@ class TestOutcome:
 class DriftResult:
     """One test of one feature (or ``"multivariate"``) over one window against the reference.
 
-    ``significant`` is ``corrected_p_value < alpha``. ``drifted`` is true only when the corrected
-    p-value is below the verdict level (α, or α/2 when a joint test also runs, so that the
-    union "anything drifted" stays at level α) AND ``effect_size >= threshold``.
+    The verdict rule (``plugins.drift.verdict``) is one for every test, the joint one included:
+
+    - ``significant``: the corrected p-value is below ``level`` (α) and, when a joint test ran
+      over the window, that joint test rejected too (it is the gate that keeps "anything
+      drifted" at level α without splitting α between the joint test and the features);
+    - ``corrected_effect``: ``sqrt(max(effect² - null_effect², 0))`` where ``null_effect`` is
+      the value sampling noise alone reaches in 95% of windows of these sizes (estimated by
+      the window's permutations), so the same threshold means the same at n = 50 and 50,000;
+    - ``drifted``: significant and ``corrected_effect >= threshold``;
+    - ``verdict``: ``drift``, or the condition that failed (``not_significant``,
+      ``joint_not_significant``, ``below_threshold``), or ``skipped``.
+
     ``skipped`` holds the reason when the test could not run (then statistic and p-values are nan).
     ``effects`` carries every effect size computed for the feature (the headline one is ``effect_size``).
     """
@@ -49,3 +59,7 @@ class DriftResult:
     n_window: int
     significant: bool = False
     effects: Mapping[str, float] = field(default_factory=dict)
+    corrected_effect: float = math.nan
+    null_effect: float = math.nan
+    level: float = math.nan
+    verdict: str = ""

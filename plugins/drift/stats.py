@@ -23,6 +23,7 @@ from plugins.drift.results import TestOutcome
 
 __all__ = [
     "SortedReference",
+    "categorical_test",
     "chi2_test",
     "contingency",
     "contingency_counts",
@@ -30,6 +31,7 @@ __all__ = [
     "fisher_test",
     "ks_2samp",
     "ks_many",
+    "ks_tiebreak",
     "sorted_reference",
     "value_counts",
 ]
@@ -174,6 +176,27 @@ def ks_2samp(reference: np.ndarray | SortedReference, window: np.ndarray) -> Tes
     return ks_many([ref], np.asarray(window, dtype=np.float64)[:, None])[0]
 
 
+def ks_tiebreak(reference: SortedReference, window: np.ndarray, rng: np.random.Generator) -> TestOutcome:
+    """KS test for discrete data: ties broken at random, then the exact continuous p-value.
+
+    Every value is moved up by a uniform draw below half the smallest gap between distinct
+    pooled values, so distinct values keep their order and only ties are reordered at random.
+    With no drift the tie-broken samples are exchangeable draws of a continuous law, so the
+    p-value is exact (size α, where KS on tied data is conservative: 0.016 at α = 0.05 on
+    scikit-learn's digits); and the tie-broken distance is at least the tied one (the two
+    ECDFs agree at the end of every tie), so it rejects whenever scipy's tied KS does.
+    """
+    w = np.asarray(window, dtype=np.float64)
+    w = w[np.isfinite(w)]
+    if reference.n == 0 or w.size == 0:
+        return TestOutcome(math.nan, math.nan)
+    distinct = np.unique(np.concatenate([reference.values, w]))
+    gap = float(np.diff(distinct).min()) if distinct.size > 1 else 1.0
+    r = np.sort(reference.values + rng.random(reference.n) * (gap / 2))
+    jittered = w + rng.random(w.size) * (gap / 2)
+    return ks_many([sorted_reference(r)], jittered[:, None])[0]
+
+
 def _cdf_cvm_inf(x: float) -> float:
     """Limiting CDF of the Cramér–von Mises statistic (Csörgő & Faraway 1996, eq. 1.2), as scipy sums it."""
     from scipy import special
@@ -281,7 +304,9 @@ def pool_rare(table: np.ndarray, min_expected: float = MIN_EXPECTED) -> np.ndarr
     """Merge categories whose smallest expected cell count is below ``min_expected`` into one column.
 
     Expected counts come from the pooled margins (the null). When the merged column is
-    itself still too small it is folded into the smallest remaining category.
+    itself still too small it is folded into the smallest remaining category, unless that
+    would leave a single column: a rare level is never pooled away into a constant (a
+    2-column table with small expected counts goes to Fisher's exact test instead).
     """
     table = np.asarray(table, dtype=np.float64)
     table = table[:, table.sum(axis=0) > 0]
@@ -294,12 +319,29 @@ def pool_rare(table: np.ndarray, min_expected: float = MIN_EXPECTED) -> np.ndarr
         return table
     kept = table[:, ~rare]
     pooled = table[:, rare].sum(axis=1, keepdims=True)
-    if pooled.sum() * table.sum(axis=1).min() / total < min_expected and kept.shape[1] > 0:
+    if pooled.sum() * table.sum(axis=1).min() / total < min_expected and kept.shape[1] > 1:
         smallest = int(np.argmin(kept.sum(axis=0)))
         kept = kept.copy()
         kept[:, smallest : smallest + 1] += pooled
         return kept
     return np.hstack([kept, pooled])
+
+
+def categorical_test(table: np.ndarray) -> tuple[str, TestOutcome]:
+    """The test of a 2 x k category table: ``("chi2", ...)`` or, for 2 columns with a small expected count, Fisher.
+
+    Empty columns are dropped; more than 2 columns are pooled by ``pool_rare`` first. A table
+    left with fewer than 2 columns gives a nan outcome (the feature is constant).
+    """
+    t = np.asarray(table, dtype=np.float64)
+    t = t[:, t.sum(axis=0) > 0]
+    if t.shape[1] > 2:
+        t = pool_rare(t)
+    if t.shape[1] < 2 or np.any(t.sum(axis=1) == 0):
+        return "chi2", TestOutcome(math.nan, math.nan)
+    if t.shape[1] == 2 and needs_fisher(t):
+        return "fisher", fisher_test(t)
+    return "chi2", chi2_test(t)
 
 
 def chi2_test(table: np.ndarray) -> TestOutcome:

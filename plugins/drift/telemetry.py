@@ -20,7 +20,8 @@ from plugins.drift.results import DriftResult
 from plugins.drift.summary import FeatureSummary
 from plugins.drift.windows import ClosedWindow
 
-_SCHEMA_SIGNALS = {"feature_added": names.SIGNAL_FEATURE_ADDED, "feature_missing": names.SIGNAL_FEATURE_MISSING}
+_SCHEMA_SIGNALS = {"feature_added": names.SIGNAL_FEATURE_ADDED, "feature_missing": names.SIGNAL_FEATURE_MISSING,
+                   "vanished_category": names.SIGNAL_VANISHED_CATEGORY}
 
 
 class Telemetry:
@@ -32,6 +33,8 @@ class Telemetry:
         self._g_stat = m.create_gauge(names.STATISTIC, unit="1", description="Drift test statistic per window")
         self._g_p = m.create_gauge(names.P_VALUE, unit="1", description="Corrected p-value per window")
         self._g_effect = m.create_gauge(names.EFFECT_SIZE, unit="1", description="Drift effect size per window")
+        self._g_corrected = m.create_gauge(names.CORRECTED_EFFECT, unit="1",
+                                           description="Drift effect beyond sampling noise per window")
         self._g_detected = m.create_gauge(names.DETECTED, unit="1", description="1 when the feature drifted")
         self._g_summary = m.create_gauge(names.SUMMARY, unit="1", description="Summary statistic per feature")
         self._c_skipped = m.create_counter(names.SKIPPED, unit="{test}", description="Drift tests skipped")
@@ -96,6 +99,7 @@ class Telemetry:
             self._g_stat.set(finite(r.statistic), a)
             self._g_p.set(finite(r.corrected_p_value), a)
             self._g_effect.set(finite(r.effect_size), a)
+            self._g_corrected.set(finite(r.corrected_effect), a)
             self._g_detected.set(1.0 if r.drifted else 0.0, a)
             details = _details(r)
             test = {names.LABEL_TEST: r.test}
@@ -110,13 +114,16 @@ class Telemetry:
                     names.ATTR_CORRECTED_P_VALUE: json_number(r.corrected_p_value),
                     names.ATTR_EFFECT_SIZE: json_number(r.effect_size), names.ATTR_EFFECT_NAME: r.effect_name,
                     names.ATTR_THRESHOLD: json_number(r.threshold), names.ATTR_REFERENCE_ROWS: r.n_reference,
+                    names.ATTR_NULL_EFFECT: json_number(r.null_effect),
+                    names.ATTR_CORRECTED_EFFECT: json_number(r.corrected_effect),
+                    names.ATTR_LEVEL: json_number(r.level), names.ATTR_VERDICT: r.verdict,
                     names.ATTR_WINDOW_ROWS: r.n_window, **window,
                 })
         self._summaries(model, report.summaries, names.SAMPLE_WINDOW)
         for feature, reason, count in report.issues:
             self.bad_values(model, feature, reason, count)
         for ch in report.schema:
-            value = float(ch.count) if ch.kind == "new_category" else 1.0
+            value = float(ch.count) if ch.kind in ("new_category", "vanished_category") else 1.0
             signals.append(signal(_SCHEMA_SIGNALS.get(ch.kind, new_category_signal), value, model, ch.feature,
                                   {"kind": ch.kind, "count": ch.count, "examples": list(ch.examples)}, w.end))
             self._log.info(names.EVENT_SCHEMA, **{
@@ -196,7 +203,9 @@ def result_json(r: DriftResult, summary: FeatureSummary | None) -> dict[str, Any
         "feature": r.feature, "test": r.test, "statistic": json_number(r.statistic),
         "p_value": json_number(r.p_value), "corrected_p_value": json_number(r.corrected_p_value),
         "effect_name": r.effect_name, "effect_size": json_number(r.effect_size),
-        "threshold": json_number(r.threshold), "significant": r.significant, "drifted": r.drifted,
+        "threshold": json_number(r.threshold), "null_effect": json_number(r.null_effect),
+        "corrected_effect": json_number(r.corrected_effect), "level": json_number(r.level), "verdict": r.verdict,
+        "significant": r.significant, "drifted": r.drifted,
         "skipped": r.skipped, "n_reference": r.n_reference, "n_window": r.n_window,
         "effects": {k: json_number(v) for k, v in r.effects.items()},
         "summary": summary_json(summary) if summary is not None else None,
@@ -216,6 +225,10 @@ def _details(r: DriftResult) -> dict[str, Any]:
         "effect_size": r.effect_size,
         "effect_name": r.effect_name,
         "threshold": r.threshold,
+        "null_effect": r.null_effect,
+        "corrected_effect": r.corrected_effect,
+        "level": r.level,
+        "verdict": r.verdict,
         "significant": r.significant,
         "drifted": r.drifted,
         "window_start": r.window_start,

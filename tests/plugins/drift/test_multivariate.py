@@ -1,20 +1,22 @@
-"""MMD, linear MMD, LSDD and the reductions fitted on the reference."""
+"""MMD (exact and random-feature, every relabeling at once), LSDD, the shift scale and the pooled encodings."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from agent.plugin import FeatureType
 from plugins.drift.multivariate import (
     fit_lsdd,
+    lsdd_permuted,
     lsdd_test,
     median_bandwidth,
+    mmd2_permuted,
     mmd2_unbiased,
-    mmd_linear_test,
     mmd_test,
+    shift_sensitivity,
 )
-from plugins.drift.reduction import Reduction, fit_encoder, fit_projection
+from plugins.drift.permutation import relabel
+from plugins.drift.reduction import Reduction, fit_projection, one_hot, pooled_codes, reduce, standardise
 
 
 def _direct_mmd2(X: np.ndarray, Y: np.ndarray, sigma: float) -> float:
@@ -68,11 +70,40 @@ def test_mmd_blocks_give_the_same_answer_as_one_block(monkeypatch: pytest.Monkey
     assert blocked.p_value == whole.p_value
 
 
-def test_linear_mmd_detects_a_large_shift_and_not_the_null() -> None:
+def test_every_relabeling_gets_the_direct_unbiased_mmd_with_the_exact_kernel() -> None:
     rng = np.random.default_rng(4)
-    X = rng.normal(size=(4000, 4))
-    assert mmd_linear_test(X, rng.normal(0.5, 1.0, size=(4000, 4))).p_value < 0.01
-    assert mmd_linear_test(X, rng.normal(size=(4000, 4))).p_value > 0.01
+    Z = rng.normal(size=(60, 3))
+    labels = relabel(35, 25, 6, rng)
+    stats = mmd2_permuted(Z, labels, (1.2, 0.6))
+    for b in range(7):
+        for i, s in enumerate((1.2, 0.6)):
+            direct = mmd2_unbiased(Z[labels[b]], Z[~labels[b]], s)
+            assert stats[b, i] == pytest.approx(direct, abs=1e-12)
+
+
+def test_random_features_approximate_the_exact_mmd_above_the_exact_size() -> None:
+    import plugins.drift.multivariate as mv
+
+    rng = np.random.default_rng(5)
+    Z = np.vstack([rng.normal(size=(700, 4)), rng.normal(0.6, 1.0, size=(600, 4))])
+    labels = relabel(700, 600, 3, rng)
+    rff = mmd2_permuted(Z, labels, (2.0, 1.0))  # 1,300 rows: random features
+    exact = mv._mmd2_exact(Z, labels.astype(float), 700, 600, (2.0, 1.0))
+    assert rff[0, 0] == pytest.approx(exact[0, 0], rel=0.15)
+    assert rff[0, 1] == pytest.approx(exact[0, 1], rel=0.15)
+    assert np.all(np.abs(rff[1:]) < rff[0, 0] / 5)  # relabelings: no difference left
+
+
+def test_the_shift_scale_reads_an_mmd_as_a_one_feature_mean_shift() -> None:
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(600, 5))
+    sigma = median_bandwidth(X)
+    (c,) = shift_sensitivity(X, (sigma,), max_points=600)
+    Y = rng.normal(size=(600, 5))
+    Y[:, 2] += 0.5
+    mmd2 = mmd2_unbiased(X, Y, sigma)
+    # averaged over the columns, c is the MMD² of a unit shift of one column (second order)
+    assert np.sqrt(mmd2 / c) == pytest.approx(0.5, abs=0.15)
 
 
 def test_lsdd_detects_a_shift_and_keeps_pvalues_positive() -> None:
@@ -85,20 +116,28 @@ def test_lsdd_detects_a_shift_and_keeps_pvalues_positive() -> None:
     assert ref.n_reference == 1000 - 50  # the kernel centres are set aside
 
 
+def test_lsdd_of_every_relabeling_separates_a_shift_from_its_relabelings() -> None:
+    rng = np.random.default_rng(5)
+    Z = np.vstack([rng.normal(size=(300, 3)), rng.normal(0.7, 1.0, size=(200, 3))])
+    stats = lsdd_permuted(Z, relabel(300, 200, 40, rng))
+    assert stats.shape == (41,) and stats[0] > stats[1:].max()
+
+
 def test_median_bandwidth_scales_with_data() -> None:
     rng = np.random.default_rng(6)
     X = rng.normal(size=(500, 3))
     assert median_bandwidth(10 * X) == pytest.approx(10 * median_bandwidth(X), rel=1e-9)
 
 
-def test_encoder_standardises_numerics_and_one_hot_encodes_categories() -> None:
-    cols = {"x": np.array([1.0, 2.0, 3.0, np.nan]), "c": np.array(["a", "b", "a", "z"], dtype=object)}
-    enc = fit_encoder(cols, {"x": FeatureType.NUMERIC, "c": FeatureType.CATEGORICAL})
-    X = enc.transform({"x": np.array([2.0, np.nan]), "c": np.array(["b", "new"], dtype=object)}, 2)
-    assert X.shape == (2, 1 + 3)
-    assert X[0, 0] == pytest.approx(0.0) and X[1, 0] == 0.0
-    assert X[0, 1:].tolist() == [0.0, 1.0, 0.0] or X[0, 1:].sum() == 1.0
-    assert X[1, 1:].sum() == 0.0  # unseen category encodes as zeros
+def test_pooled_encoding_standardises_and_codes_without_labels() -> None:
+    X = np.array([[1.0, 5.0], [3.0, np.nan], [5.0, 5.0]])
+    Z = standardise(X)
+    assert Z[:, 0].tolist() == pytest.approx([-1.2247448714, 0.0, 1.2247448714])
+    assert Z[1, 1] == 0.0 and Z[0, 1] == 0.0  # a constant column stays 0; missing is the mean
+    codes, levels, frequent = pooled_codes(np.array(["b", "a", "b", None, "b", "c"], dtype=object))
+    assert codes.tolist() == [0, 1, 0, -1, 0, 2] and levels == 3 and frequent == 0  # none in 5 rows
+    hot = one_hot(np.array([0, 2, -1]), 2)
+    np.testing.assert_allclose(hot, [[0.70710678, 0.0], [0.0, 0.0], [0.0, 0.0]], rtol=1e-7)
 
 
 @pytest.mark.parametrize("method", [Reduction.PCA, Reduction.RANDOM_PROJECTION, Reduction.NONE])
@@ -106,6 +145,12 @@ def test_projection_output_width(method: Reduction) -> None:
     X = np.random.default_rng(7).normal(size=(200, 12))
     proj = fit_projection(X, method, n_components=4)
     assert proj.transform(X).shape == (200, 12 if method is Reduction.NONE else 4)
+
+
+def test_auto_reduction_keeps_the_full_data_unless_it_is_wide() -> None:
+    rng = np.random.default_rng(9)
+    assert reduce(rng.normal(size=(50, 40)), Reduction.AUTO, 8).shape == (50, 40)
+    assert reduce(rng.normal(size=(50, 300)), Reduction.AUTO, 8).shape == (50, 8)
 
 
 def test_pca_keeps_the_direction_of_largest_reference_variance() -> None:

@@ -18,7 +18,8 @@ from tests.plugins.drift.data import batch, columns
 PACKAGE = Path(names.__file__).parent
 NAME_VALUES = {v for k, v in vars(names).items() if k.isupper() and isinstance(v, str)}
 RESULT_KEYS = {"feature", "test", "statistic", "p_value", "corrected_p_value", "effect_name", "effect_size",
-               "threshold", "significant", "drifted", "skipped", "n_reference", "n_window", "effects", "summary"}
+               "threshold", "null_effect", "corrected_effect", "level", "verdict", "significant", "drifted",
+               "skipped", "n_reference", "n_window", "effects", "summary"}
 
 
 def test_no_ml_name_literal_outside_names_py() -> None:
@@ -52,7 +53,8 @@ def _shifted_run() -> tuple[list[dict[str, Any]], list[Any]]:
         h.process("fraud", batch(cur, outputs=rng.normal(2.0, 1.0, size=200)))
         h.tick()
         events = [e for e in h.events() if e["event"].startswith("ml.drift")]
-        points = [p for name in (names.STATISTIC, names.P_VALUE, names.EFFECT_SIZE, names.DETECTED, names.SUMMARY,
+        points = [p for name in (names.STATISTIC, names.P_VALUE, names.EFFECT_SIZE, names.CORRECTED_EFFECT,
+                                 names.DETECTED, names.SUMMARY,
                                  names.SKIPPED, names.BAD_VALUES, names.WINDOWS, names.ROWS_RECEIVED,
                                  names.ROWS_TESTED, names.ROWS_DROPPED) for p in h.metric_points(name)]
         return events, points
@@ -91,10 +93,13 @@ def test_one_window_event_per_closed_window_with_every_result_as_json() -> None:
     assert amount["p_value"] < 1e-6 and amount["effect_name"] == "wasserstein_norm" and amount["effect_size"] > 0.5
     assert amount["n_window"] == 200 and amount["n_reference"] == 600
     assert set(amount["effects"]) == {"wasserstein_norm", "psi", "js"}
+    assert amount["verdict"] == "drift" and amount["level"] == 0.05
+    assert 0 < amount["null_effect"] < amount["corrected_effect"] < amount["effect_size"]
     assert amount["summary"]["count"] == 200 and 0.5 < amount["summary"]["mean"] < 1.5
     assert {"p5", "p25", "median", "p75", "p95", "min", "max"} <= set(amount["summary"])
     country = results[1]
     assert country["test"] == "chi2" and set(country["summary"]["frequencies"]) == {"fr", "de", "us"}
+    assert country["effect_name"] == "tvd" and country["verdict"] in ("not_significant", "below_threshold")
     assert results[2]["summary"] is None  # the joint test has no one-feature summary
     changes = json.loads(second[names.ATTR_SCHEMA_CHANGES])
     assert changes == [{"kind": "feature_missing", "feature": "age", "count": 0, "examples": []}]

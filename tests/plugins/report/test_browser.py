@@ -55,8 +55,8 @@ def test_report_renders_offline_in_chromium(seeded_report: tuple[ReportStats, st
     external = [u for u in requests if not u.startswith("file://")]
     assert not external, f"the report made network requests: {external}"
     assert not errors, errors
-    assert sections == ["overview", "drift", "validation", "performance", "loops", "alerts"]
-    assert plots == 7 and traces >= 7
+    assert sections == ["overview", "drift", "validation", "performance", "estimated", "loops", "alerts"]
+    assert plots == 9 and traces >= 9
     assert {"models-table", "drift-table", "multivariate-table", "validation-table", "performance-table",
             "alerts-table"} <= set(tables)
     assert effects == sorted(effects, reverse=True) and len(effects) >= 3

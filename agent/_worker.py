@@ -100,7 +100,8 @@ class Worker:
     # -- lifecycle ----------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the daemon thread."""
+        """Start the daemon thread (the first tick comes one ``tick_interval`` later, or at a flush)."""
+        self._last_tick = self.clock()
         self._thread = threading.Thread(target=self._run, name="infersight-worker", daemon=True)
         self._thread.start()
 

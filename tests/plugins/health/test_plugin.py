@@ -37,8 +37,10 @@ HEALTH_SIGNALS = frozenset(v for k, v in vars(n).items() if k.startswith("SIGNAL
 
 
 def _health(signals: list[Signal]) -> list[Signal]:
-    """The health plugin's signals of a tick (the core adds its own operational ones)."""
-    return [s for s in signals if s.name in HEALTH_SIGNALS]
+    """The health plugin's signals since the last ``tick()``, one per series (a standing problem is
+    re-sent on every tick, and the real clock may have ticked as well before the flush's tick)."""
+    latest = {(s.name, tuple(sorted(s.labels.items()))): s for s in signals if s.name in HEALTH_SIGNALS}
+    return list(latest.values())
 
 
 def _by_name(signals: list[Signal]) -> dict[str, Signal]:

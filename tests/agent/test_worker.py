@@ -42,7 +42,7 @@ class TickClock:
 
 def test_sustained_load_keeps_the_tick_on_time_and_call_metrics_exact(tmp_path: Path) -> None:
     calls = 200_000
-    interval = 0.5
+    interval = 1.0  # the default tick_interval
     with make_receiver("http/protobuf") as rx:
         running = start_agent(rx.endpoint, "http/protobuf", tmp_path,
                               agent_options={"tick_interval": interval, "queue_size": 10_000},

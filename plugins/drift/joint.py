@@ -173,7 +173,7 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
     encoded = _encode(standardised, cat_codes[:k_cat], one_hot_width) if kernel else np.empty((N, 0))
     Z = reduce(encoded, config.reduction, config.n_components, config.seed)
     if Z.shape[1]:
-        sigma = config.bandwidth if config.bandwidth is not None else median_bandwidth(Z, 500, seed=config.seed)
+        sigma = config.bandwidth if config.bandwidth is not None else median_bandwidth(Z, 400, seed=config.seed)
         sigmas = (sigma,) if config.bandwidth is not None else (sigma, sigma / 2.0)
         stats = mmd2_permuted(Z, labels, sigmas, seed=config.seed)
         if config.multivariate is Multivariate.LSDD:

@@ -124,6 +124,14 @@ def _run_in_process(argv: list[str], capsys: pytest.CaptureFixture[str]) -> Run:
         (lambda d: ["{ref}", "{same}", "--alpha", "inf"], ("--alpha",)),
         (lambda d: ["{ref}", "{same}", "--alpha", "nan"], ("--alpha", "'nan'")),
         (lambda d: ["{ref}", "{same}", "--html", "{dir}"], ("--html", "is a directory")),
+        (lambda d: ["{ref}", "{same}", "--threshold-numeric", "-1"], ("--threshold-numeric", ">= 0")),
+        (lambda d: ["{ref}", "{same}", "--threshold-joint", "big"], ("--threshold-joint", "'big'")),
+        (lambda d: ["{ref}", "{same}", "--feature-type", "a=ordinal"], ("--feature-type a", "'discrete'")),
+        (lambda d: ["{ref}", "{same}", "--feature-type", "a"], ("--feature-type", "NAME=TYPE")),
+        (lambda d: ["{ref}", "{same}", "--permutations", "0"], ("--permutations", "positive")),
+        (lambda d: ["{ref}", "{same}", "--reduction", "umap"], ("--reduction", "'auto'")),
+        (lambda d: ["{ref}", "{same}", "--joint", "mmd_linear"], ("--joint", "'lsdd'")),
+        (lambda d: ["{ref}", "{same}", "--tests", "mmd_linear"], ("unknown test 'mmd_linear'",)),
     ],
 )
 def test_more_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Any,
@@ -136,3 +144,22 @@ def test_more_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Cap
     assert len(lines) == 1 and lines[0].startswith("infersight drift: error: "), r.err
     for text in names:
         assert text in lines[0]
+
+
+def test_options_set_thresholds_types_permutations_reduction_and_the_joint_test(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = {**_write_data(tmp_path), "dir": str(tmp_path)}
+    argv = [paths["ref"], paths["shifted"], "--json", "--threshold-numeric", "5", "--threshold-categorical", "0.2",
+            "--threshold-joint", "5", "--feature-type", "b=discrete", "--permutations", "60", "--reduction", "none",
+            "--joint", "mmd", "--correction", "bh", "--seed", "3"]
+    r = _run_in_process(argv, capsys)
+    assert r.code == 0, r.err  # a 1 sd shift, but every threshold is 5 sd: significant, practically small
+    report = json.loads(r.out)
+    assert report["rule"]["thresholds"] == {"numeric": 5.0, "categorical": 0.2, "multivariate": 5.0}
+    assert report["rule"]["correction"] == "bh"
+    a = next(x for x in report["results"] if x["feature"] == "a")
+    assert a["significant"] and a["verdict"] == "below_threshold"
+    joint = next(x for x in report["results"] if x["feature"] == "multivariate")
+    assert joint["effects"]["permutations"] >= 60
+    off = _run_in_process([paths["ref"], paths["shifted"], "--joint", "off"], capsys)
+    assert off.code == 1 and "multivariate" not in off.out and "features at 0.05" in off.out

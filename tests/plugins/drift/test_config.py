@@ -50,6 +50,25 @@ def test_moved_keys_name_their_new_place(old: str, new: str) -> None:
     assert info.value.key == f"drift.models.fraud.{old}"
 
 
+def test_the_verdict_rule_defaults_are_meaningful_thresholds_and_one_joint_test() -> None:
+    d = DriftConfig()
+    assert (d.threshold_numeric, d.threshold_categorical, d.threshold_multivariate) == (0.1, 0.1, 0.1)
+    assert d.multivariate is Multivariate.MMD and d.min_window == 30 and d.joint_reference_rows == 5000
+
+
+def test_discrete_is_a_feature_type_of_its_own_and_the_linear_mmd_is_gone() -> None:
+    default, per_model = parse_config({"feature_types": {"zip": "categorical", "rooms": "discrete"},
+                                       "models": {"m": {"feature_types": {"age": "Discrete"}}}})
+    assert default.feature_types == {"zip": FeatureType.CATEGORICAL, "rooms": FeatureType.NUMERIC}
+    assert default.discrete_features == {"rooms"} and per_model["m"].discrete_features == {"rooms", "age"}
+    with pytest.raises(ConfigError) as info:
+        parse_config({"multivariate": "mmd_linear"})
+    assert info.value.key == "drift.multivariate" and "'lsdd'" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        parse_config({"linear_mmd_above": 5000})
+    assert "joint_reference_rows" in str(info.value)
+
+
 def test_the_reference_is_not_a_drift_key() -> None:
     assert "reference" not in KEYS and MOVED["reference"] == "models.NAME.reference"
 
@@ -64,6 +83,9 @@ def test_the_reference_is_not_a_drift_key() -> None:
         ({"tests": "ks"}, "drift.tests"),
         ({"thresholds": {"numeric": float("nan")}}, "drift.thresholds.numeric"),
         ({"min_window": 1}, "drift.min_window"),
+        ({"feature_types": {"x": "ordinal"}}, "drift.feature_types.x"),
+        ({"discrete_levels": 1}, "drift.discrete_levels"),
+        ({"reduction": "umap"}, "drift.reduction"),
         ({"label_column": ""}, "drift.label_column"),
         ({"models": {"fraud": {"models": {}}}}, "drift.models.fraud.models"),
         ({"models": ["fraud"]}, "drift.models"),

@@ -116,7 +116,10 @@ def anchor_ks(ref: np.ndarray, win: np.ndarray) -> bool:
 ZERO = replace(DriftConfig(), threshold_numeric=0.0, threshold_categorical=0.0, threshold_multivariate=0.0)
 
 
-def verdicts(ref: np.ndarray, win: np.ndarray, config: DriftConfig = DriftConfig()) -> tuple[bool, bool]:
+DEFAULT = DriftConfig()
+
+
+def verdicts(ref: np.ndarray, win: np.ndarray, config: DriftConfig = DEFAULT) -> tuple[bool, bool]:
     """The default detector's verdict, and the verdict with every threshold at 0 (same window test)."""
     cols = {f"x{j}": ref[:, j] for j in range(ref.shape[1])}
     cur = {f"x{j}": win[:, j] for j in range(win.shape[1])}

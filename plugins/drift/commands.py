@@ -101,8 +101,9 @@ def _alpha(text: Any) -> float:
 def _options(args: argparse.Namespace) -> DriftConfig:
     """The drift settings from the command line, each checked by the ``[drift]`` key table (one line on error)."""
     section: dict[str, Any] = {}
-    options = {"joint": ("multivariate", str), "correction": ("correction", str),
-               "permutations": ("permutations", int), "reduction": ("reduction", str), "seed": ("seed", int)}
+    options: dict[str, tuple[str, type]] = {
+        "joint": ("multivariate", str), "correction": ("correction", str), "permutations": ("permutations", int),
+        "reduction": ("reduction", str), "seed": ("seed", int)}
     for opt, (key, kind) in options.items():
         text = getattr(args, opt)
         if text is not None:
@@ -114,10 +115,10 @@ def _options(args: argparse.Namespace) -> DriftConfig:
         section["thresholds"] = thresholds
     types: dict[str, str] = {}
     for item in args.feature_type:
-        name, sep, kind = str(item).partition("=")
+        name, sep, type_name = str(item).partition("=")
         if not sep or not name:
             raise BadInputError(f"--feature-type: got {item!r}, expected NAME=TYPE")
-        types[name] = kind
+        types[name] = type_name
     if types:
         section["feature_types"] = types
     option_of = {"multivariate": "--joint"}

@@ -436,6 +436,6 @@ def _schema_changes(profile: ReferenceProfile, window: Mapping[str, np.ndarray],
             gone = {str(c): n * present / total for c, n in cats.items()
                     if c not in counts and n * present / total >= VANISHED_MIN_EXPECTED}
             if gone:
-                out.append(SchemaChange("vanished_category", f, int(round(sum(gone.values()))),
+                out.append(SchemaChange("vanished_category", f, round(sum(gone.values())),
                                         tuple(sorted(gone, key=lambda c: -gone[c])[:10])))
     return tuple(out)

@@ -130,6 +130,9 @@ def level_counts(levels: np.ndarray, values: np.ndarray) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     idx = np.searchsorted(levels, v)
-    hit = (idx < levels.size) & (levels[np.minimum(idx, levels.size - 1)] == v) if levels.size else np.zeros(v.size, bool)
+    if levels.size:
+        hit = (idx < levels.size) & (levels[np.minimum(idx, levels.size - 1)] == v)
+    else:
+        hit = np.zeros(v.size, dtype=bool)
     counts = np.bincount(idx[hit], minlength=levels.size).astype(np.float64)
     return np.append(counts, float(np.count_nonzero(~hit)))

@@ -49,7 +49,7 @@ from plugins.drift.permutation import (
     ordered_statistics,
     permutation_p,
     permutations_for,
-    relabel,
+    relabelings,
     standardise,
 )
 from plugins.drift.reduction import one_hot, pooled_codes, reduce
@@ -118,9 +118,8 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
     """
     n = jp.n_rows
     N = n + n_window
-    rng = np.random.default_rng(config.seed)
     width = len(jp.numeric) + len(jp.categorical)
-    labels = relabel(n, n_window, permutations_for(N, width, config.permutations), rng)
+    labels = relabelings(n, n_window, permutations_for(N, width, config.permutations), config.seed)
 
     # numeric features: KS and Wasserstein of every relabeling (ties exact)
     num = np.vstack([jp.numeric_rows, np.column_stack(

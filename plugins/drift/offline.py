@@ -92,7 +92,8 @@ def rule_text(config: DriftConfig, *, joint: bool) -> str:
     else:
         family = f"alpha {config.alpha:g}: features at {config.alpha:g} with {corr} correction (no joint test)"
     thresholds = (f"drift = significant and effect beyond sampling noise (its 95th percentile with no drift at "
-                  f"these sizes, removed in quadrature) >= threshold: numeric Wasserstein >= {config.threshold_numeric:g} sd; categorical, "
+                  f"these sizes, removed in quadrature) >= threshold: numeric Wasserstein >= "
+                  f"{config.threshold_numeric:g} sd; categorical, "
                   f"boolean, discrete TVD >= {config.threshold_categorical:g} (share of rows); joint >= "
                   f"{config.threshold_multivariate:g} sd (as a one-feature mean shift)")
     return family + "\n" + thresholds

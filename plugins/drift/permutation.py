@@ -15,13 +15,24 @@ or wakes BLAS threads pays for it while the application thread is busy.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-_CHUNK_ELEMENTS = 4_000_000  # relabelings x rows x features held at once (32 MB of float64)
+_CHUNK_ELEMENTS = 2_000_000  # relabelings x rows x features held at once (8 MB of float32)
+WASSERSTEIN_RELABELINGS = 61  # the Wasserstein null (a 95th percentile) needs fewer relabelings than the test
+
+
+@functools.lru_cache(maxsize=8)
+def relabelings(n: int, m: int, permutations: int, seed: int) -> np.ndarray:
+    """``relabel`` for a seed, cached (read-only): live windows repeat their sizes, and relabelings
+    that do not depend on the data may be reused from window to window."""
+    out = relabel(n, m, permutations, np.random.default_rng(seed))
+    out.flags.writeable = False
+    return out
 
 
 def relabel(n: int, m: int, permutations: int, rng: np.random.Generator) -> np.ndarray:
@@ -51,7 +62,7 @@ class OrderedStats:
     """Per relabeling and feature: KS distance, Wasserstein-1 distance (data units) and group sizes."""
 
     ks: np.ndarray  # (B + 1, d)
-    wasserstein: np.ndarray  # (B + 1, d)
+    wasserstein: np.ndarray  # (W, d): the first W relabelings (observed first), W = min(B + 1, WASSERSTEIN_RELABELINGS)
     n_a: np.ndarray  # (B + 1, d) finite values labelled reference
     n_b: np.ndarray  # (B + 1, d) finite values labelled window
 
@@ -85,31 +96,57 @@ def ordered_statistics(values: np.ndarray, labels: np.ndarray) -> OrderedStats:
     pos = np.arange(1, N + 1, dtype=np.float32)
     last = np.maximum(count - 1, 0)
     ks = np.zeros((B1, d))
-    w1 = np.zeros((B1, d))
+    W1 = min(B1, WASSERSTEIN_RELABELINGS)
+    w1 = np.zeros((W1, d))
     n_a = np.zeros((B1, d))
     step = max(1, _CHUNK_ELEMENTS // max(N * d, 1))
     cols = np.arange(d)
-    acc = np.int16 if N < 32_000 else np.int32
-    for b0 in range(0, B1, step):
-        # (b, d, N): each relabeling in each column's sorted order; the cumulative sum runs along
-        # the contiguous last axis (three times faster than along the middle one)
-        cA = np.cumsum(labels[b0:b0 + step][:, order], axis=2, dtype=acc)
-        na = cA[:, cols, last].astype(np.float64)  # (b, d)
-        nb = count[None, :] - na
-        inv_b = (1.0 / np.maximum(nb, 1.0)).astype(np.float32)[:, :, None]
-        scale = (1.0 / np.maximum(na, 1.0)).astype(np.float32)[:, :, None] + inv_b
-        # F_ref - F_win = cA/na - (pos - cA)/nb, in float32 (the distances need no more precision)
-        diff = cA.astype(np.float32)
-        diff *= scale
-        diff -= pos * inv_b
-        np.abs(diff, out=diff)
-        ks[b0:b0 + step] = diff.max(axis=2) if all_ends else np.where(ends[None], diff, np.float32(0.0)).max(axis=2)
-        w1[b0:b0 + step] = np.einsum("bdn,dn->bd", diff[:, :, :-1], gaps) if N > 1 else 0.0
-        n_a[b0:b0 + step] = na
+    complete = bool(np.all(count == N))
+    n0 = int(labels[0].sum())
+    if complete and 0 < n0 < N:
+        # No missing values: every relabeling has the same group sizes, so the ECDF difference is
+        # (cA N - pos n) / (n m), exact in integers (fewer passes over the big array than floats).
+        wide = np.int64 if N > 46_000 else np.int32
+        pos_n = np.arange(1, N + 1, dtype=wide) * n0
+        denominator = float(n0) * float(N - n0)
+        for b0 in range(0, B1, step):
+            x = np.cumsum(labels[b0:b0 + step][:, order], axis=2, dtype=wide)
+            x *= N
+            x -= pos_n
+            if all_ends:
+                top = np.maximum(x.max(axis=2), -x.min(axis=2))  # |x| without a pass to take it
+            else:
+                top = np.maximum(np.where(ends[None], x, 0).max(axis=2), -np.where(ends[None], x, 0).min(axis=2))
+            ks[b0:b0 + step] = top / denominator
+            if b0 < W1 and N > 1:
+                k = min(step, W1 - b0)
+                w1[b0:b0 + k] = np.einsum("bdn,dn->bd", np.abs(x[:k, :, :-1]).astype(np.float32), gaps) / denominator
+        n_a[:] = n0
+    else:
+        acc = np.int16 if N < 32_000 else np.int32
+        for b0 in range(0, B1, step):
+            # (b, d, N): each relabeling in each column's sorted order; the cumulative sum runs along
+            # the contiguous last axis (three times faster than along the middle one)
+            cA = np.cumsum(labels[b0:b0 + step][:, order], axis=2, dtype=acc)
+            na = cA[:, cols, last].astype(np.float64)  # (b, d)
+            nb = count[None, :] - na
+            inv_b = (1.0 / np.maximum(nb, 1.0)).astype(np.float32)[:, :, None]
+            scale = (1.0 / np.maximum(na, 1.0)).astype(np.float32)[:, :, None] + inv_b
+            # F_ref - F_win = cA/na - (pos - cA)/nb, in float32 (the distances need no more precision)
+            diff = cA.astype(np.float32)
+            diff *= scale
+            diff -= pos * inv_b
+            np.abs(diff, out=diff)
+            ks[b0:b0 + step] = (diff.max(axis=2) if all_ends
+                                else np.where(ends[None], diff, np.float32(0.0)).max(axis=2))
+            if b0 < W1 and N > 1:
+                k = min(step, W1 - b0)
+                w1[b0:b0 + k] = np.einsum("bdn,dn->bd", diff[:k, :, :-1], gaps)
+            n_a[b0:b0 + step] = na
     n_b = count[None, :] - n_a
     empty = (n_a == 0) | (n_b == 0)
     ks[empty] = math.nan
-    w1[empty] = math.nan
+    w1[empty[:W1]] = math.nan
     return OrderedStats(ks, w1, n_a, n_b)
 
 

@@ -67,13 +67,13 @@ def pooled_codes(values: np.ndarray) -> tuple[np.ndarray, int, int]:
     present = np.fromiter((v is not None for v in arr.tolist()), dtype=bool, count=arr.size)
     if present.any() and all(type(v) is str for v in arr[present].tolist()):
         # strings (the common case): one sort at C speed
-        uniq, inverse, counts = np.unique(arr[present].astype(str), return_inverse=True, return_counts=True)
+        uniq, inverse, sizes = np.unique(arr[present].astype(str), return_inverse=True, return_counts=True)
         rank = np.empty(uniq.size, dtype=np.int64)
-        order = np.argsort(-counts, kind="stable")
+        order = np.argsort(-sizes, kind="stable")
         rank[order] = np.arange(uniq.size)
         out = np.full(arr.size, -1, dtype=np.int64)
         out[present] = rank[inverse]
-        frequent = int(np.count_nonzero(counts[order][:MAX_ONE_HOT] >= MIN_ONE_HOT_COUNT))
+        frequent = int(np.count_nonzero(sizes[order][:MAX_ONE_HOT] >= MIN_ONE_HOT_COUNT))
         return out, int(uniq.size), frequent
     items = arr.tolist()
     counts: dict[Hashable, int] = {}

@@ -1,4 +1,4 @@
-"""One verdict rule for every drift test: significant at the level used AND a noise-corrected effect above its threshold.
+"""One verdict rule for every drift test: significant at the level used AND a noise-corrected effect large enough.
 
 Significance. The window's joint test (``plugins.drift.joint``) is one permutation test over
 every feature at once; it is calibrated at α exactly. A feature is significant when its own
@@ -49,7 +49,7 @@ class Verdict(Enum):
 
 
 def noise_corrected(effect: float, null_effect: float) -> float:
-    """``sqrt(max(effect² - null_effect², 0))``; nan when either is nan (no null estimate: the raw effect is not used)."""
+    """``sqrt(max(effect² - null_effect², 0))``; nan when either is nan (no null: the raw effect is not used)."""
     if math.isnan(effect) or math.isnan(null_effect):
         return math.nan
     if math.isinf(effect):

@@ -57,7 +57,10 @@ def _sample(rng: np.random.Generator, n: int, kind: str) -> Columns:
     return cols
 
 
-def drifted_at_default(results: tuple[DriftResult, ...], config: DriftConfig = DriftConfig()) -> bool:
+DEFAULT = DriftConfig()
+
+
+def drifted_at_default(results: tuple[DriftResult, ...], config: DriftConfig = DEFAULT) -> bool:
     """The verdict with the default thresholds, from results computed with thresholds at 0."""
     limit = {"wasserstein_norm": config.threshold_numeric, "tvd": config.threshold_categorical,
              "mmd_shift": config.threshold_multivariate}

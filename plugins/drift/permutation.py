@@ -110,9 +110,9 @@ def ordered_statistics(values: np.ndarray, labels: np.ndarray) -> OrderedStats:
         pos_n = np.arange(1, N + 1, dtype=wide) * n0
         denominator = float(n0) * float(N - n0)
         for b0 in range(0, B1, step):
-            x = np.cumsum(labels[b0:b0 + step][:, order], axis=2, dtype=wide)
-            x *= N
-            x -= pos_n
+            x: np.ndarray = np.cumsum(labels[b0:b0 + step][:, order], axis=2, dtype=wide)
+            np.multiply(x, N, out=x)
+            np.subtract(x, pos_n, out=x)
             if all_ends:
                 top = np.maximum(x.max(axis=2), -x.min(axis=2))  # |x| without a pass to take it
             else:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from agent import semconv
 from agent._capture import hash_value, redact_mapping
 from agent._types import ModelInfo
 
@@ -43,14 +44,14 @@ ENV_OPENINFERENCE = "INFERSIGHT_OPENINFERENCE"
 OPTION = "openinference"  # [models.NAME] openinference = true|false
 
 # OpenInference semantic conventions (openinference.semconv.trace), spelled out.
-SPAN_KIND = "openinference.span.kind"
-INPUT_VALUE = "input.value"
-INPUT_MIME_TYPE = "input.mime_type"
-OUTPUT_VALUE = "output.value"
-OUTPUT_MIME_TYPE = "output.mime_type"
-METADATA = "metadata"
-LLM_MODEL_NAME = "llm.model_name"
-EMBEDDING_MODEL_NAME = "embedding.model_name"
+SPAN_KIND = semconv.OI_SPAN_KIND
+INPUT_VALUE = semconv.OI_INPUT_VALUE
+INPUT_MIME_TYPE = semconv.OI_INPUT_MIME_TYPE
+OUTPUT_VALUE = semconv.OI_OUTPUT_VALUE
+OUTPUT_MIME_TYPE = semconv.OI_OUTPUT_MIME_TYPE
+METADATA = semconv.OI_METADATA
+LLM_MODEL_NAME = semconv.OI_LLM_MODEL_NAME
+EMBEDDING_MODEL_NAME = semconv.OI_EMBEDDING_MODEL_NAME
 EMBEDDING_EMBEDDINGS = "embedding.embeddings"
 EMBEDDING_VECTOR = "embedding.vector"
 EMBEDDING_TEXT = "embedding.text"

@@ -36,6 +36,16 @@ ATTR_STREAM_CHUNKS = "ml.stream.chunks"
 ATTR_ERROR_TYPE = "error.type"
 ATTR_SERVICE_INSTANCE = "service.instance.id"
 
+# -- OpenInference span attributes (opt-in per model; their convention, not ml.*) -------
+OI_SPAN_KIND = "openinference.span.kind"
+OI_INPUT_VALUE = "input.value"
+OI_INPUT_MIME_TYPE = "input.mime_type"
+OI_OUTPUT_VALUE = "output.value"
+OI_OUTPUT_MIME_TYPE = "output.mime_type"
+OI_METADATA = "metadata"
+OI_LLM_MODEL_NAME = "llm.model_name"
+OI_EMBEDDING_MODEL_NAME = "embedding.model_name"
+
 # -- core metrics -------------------------------------------------------------------
 INFERENCE_DURATION = "ml.inference.duration"
 INFERENCE_CALLS = "ml.inference.calls"
@@ -512,6 +522,12 @@ TABLE: tuple[Name, ...] = (
     Name("ml.fleet.window.replicas", "attribute", "{replica}", "Replicas merged (int)."),
     Name("ml.fleet.drifted_features", "attribute", "", "String array of the drifted features of a fleet window."),
     Name("ml.fleet.late_profile", "log", "", "A profile that arrived after its window was tested (`--follow`; ignored). Attributes model, version, window start/end."),
+    Name("ml.drift.corrected_effect", "metric", "1", "Gauge: per closed window, the effect size beyond sampling noise (effect minus its no-drift 95th percentile at these sizes, floored at 0)"),
+    Name("ml.drift.corrected_effect", "attribute", "", "max(effect - null_effect, 0): what the threshold is compared with"),
+    Name("ml.drift.null_effect", "attribute", "", "The effect's 95th percentile with no drift at these sample sizes (from the same relabelings)"),
+    Name("ml.drift.level", "attribute", "", "The significance level the corrected p-value was compared with"),
+    Name("ml.drift.verdict", "attribute", "", "drift, not_significant, joint_not_significant or below_threshold: which condition decided"),
+    Name("ml.drift.vanished_category", "signal", "", "Rows the reference categories absent from the window would hold; labels model, version, feature"),
 )
 
 

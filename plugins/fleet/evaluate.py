@@ -301,6 +301,12 @@ def _encode(sample_cols: Mapping[str, np.ndarray], n: int, numeric: list[tuple[s
     return out
 
 
+JOINT_THRESHOLD = 0.0
+"""The joint MMD² on profiles' row samples counts when significant: drift's ``threshold_multivariate``
+is in the live joint test's units (an equivalent one-feature shift in σ), which a row-sample MMD²
+does not share."""
+
+
 def _joint(reference: Profile, current: Profile, features: list[str], cfg: DriftConfig, min_n: int,
            base: Mapping[str, Any], drift_alpha: float) -> DriftResult:
     rs, cs = reference.sample, current.sample
@@ -332,7 +338,7 @@ def _joint(reference: Profile, current: Profile, features: list[str], cfg: Drift
     r = DriftResult(
         model=str(base["model"]), feature=MULTIVARIATE, test="mmd", statistic=outcome[0], p_value=outcome[1],
         corrected_p_value=outcome[1], effect_size=outcome[0], effect_name="mmd2",
-        threshold=cfg.threshold_multivariate, drifted=False, skipped=reason,
+        threshold=JOINT_THRESHOLD, drifted=False, skipped=reason,
         window_start=float(base["window_start"]), window_end=float(base["window_end"]),
         n_reference=int(n_ref), n_window=len(cs),
     )

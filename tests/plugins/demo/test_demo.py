@@ -67,8 +67,6 @@ def test_data_dir_option_wins_over_the_environment_and_files_are_owner_only(
     assert "<b>12</b><span>windows closed</span>" in html  # three phases of four 500-row windows
 
 
-@pytest.mark.xfail(strict=True, reason="README.md is edited centrally: its demo block is to be replaced with "
-                                       "tests/plugins/demo/expected_output.txt (see the plugin owner's report)")
 def test_readme_shows_what_the_demo_prints() -> None:
     block = README.read_text().split("### Reading the demo", 1)[1].split("```", 2)[1].removeprefix("\n")
     expected = EXPECTED.read_text()

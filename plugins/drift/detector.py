@@ -31,6 +31,7 @@ from plugins.drift.stats import (
     contingency_counts,
     cvm_2samp,
     ks_many,
+    ks_pvalue,
     ks_tiebreak,
     sorted_reference,
 )
@@ -224,19 +225,20 @@ def evaluate(
     base: dict[str, object] = dict(model=model, window_start=window_start, window_end=window_end, n_window=n_window)
     rng = np.random.default_rng(config.seed)
 
-    pending = _numeric_results(profile, clean, selected, config, base, summaries, issues, rng)
-    pending += _categorical_results(profile, clean, selected, config, base, summaries)
-
     kernel = config.multivariate is not Multivariate.OFF
+    has_features = any(f in profile.numeric or f in profile.categorical for f in selected)
     outcome: JointOutcome | None = None
     joint_skip: str | None = None
     if profile.joint is None:
         joint_skip = names.SKIP_REFERENCE_TOO_SMALL
     elif n_window < max(config.min_window, 2):
         joint_skip = names.SKIP_WINDOW_TOO_SMALL
-    elif pending or kernel:
+    elif has_features or kernel:
         outcome = run_joint(profile.joint, clean.numeric, clean.categorical, n_window,
                             config if kernel else replace(config, multivariate=Multivariate.OFF), kernel=kernel)
+
+    pending = _numeric_results(profile, clean, selected, config, base, summaries, issues, rng, outcome)
+    pending += _categorical_results(profile, clean, selected, config, base, summaries)
 
     pending = [_with_null(r, profile, outcome) for r in pending]
     corrected = correct([r.p_value for r in pending], config.correction)
@@ -256,7 +258,8 @@ def evaluate(
 
 def _numeric_results(profile: ReferenceProfile, clean: _Clean, selected: list[str], config: DriftConfig,
                      base: Mapping[str, object], summaries: dict[str, FeatureSummary],
-                     issues: list[tuple[str, str, int]], rng: np.random.Generator) -> list[DriftResult]:
+                     issues: list[tuple[str, str, int]], rng: np.random.Generator,
+                     joint: JointOutcome | None) -> list[DriftResult]:
     names_ = [f for f in selected if f in profile.numeric and f in clean.numeric]
     values_: dict[str, np.ndarray] = {}
     for f in names_:
@@ -272,16 +275,31 @@ def _numeric_results(profile: ReferenceProfile, clean: _Clean, selected: list[st
     reasons = {f: _numeric_skip(values_[f], profile.numeric[f], config) for f in names_}
     ks_out: dict[str, TestOutcome] = {}
     continuous = [f for f in names_ if reasons[f] is None and not profile.numeric[f].discrete]
-    if config.numeric_test == "ks" and continuous:
-        mat = np.column_stack([values_[f] for f in continuous])
-        ks_out = dict(zip(continuous, ks_many([profile.numeric[f].sorted for f in continuous], mat), strict=True))
+    # The joint test's observed split already holds each feature's KS and Wasserstein distances
+    # when it pooled the whole reference: reuse them (the same numbers, fewer passes over the data).
+    seen = joint.observed_ks if joint is not None else {}
+    whole = {f for f in names_ if f in seen and joint is not None
+             and joint.reference_counts.get(f) == profile.numeric[f].sorted.n}
+    for f in continuous:
+        m = int(np.count_nonzero(np.isfinite(values_[f])))
+        # exact integers when nothing is missing (the distance is then a ratio of counts, as scipy's)
+        if f in whole and config.numeric_test == "ks" and m == values_[f].size and not math.isnan(seen[f]):
+            ks_out[f] = TestOutcome(seen[f], ks_pvalue(profile.numeric[f].sorted.n, m, seen[f]))
+    rest = [f for f in continuous if f not in ks_out]
+    if config.numeric_test == "ks" and rest:
+        mat = np.column_stack([values_[f] for f in rest])
+        ks_out.update(zip(rest, ks_many([profile.numeric[f].sorted for f in rest], mat), strict=True))
     out: list[DriftResult] = []
     for f in names_:
         prof = profile.numeric[f]
         finite = values_[f][np.isfinite(values_[f])]
         effects_: dict[str, float] = {}
         if finite.size:
-            effects_["wasserstein_norm"] = effects.normalised_wasserstein(prof.sorted, finite, prof.std)
+            w = joint.observed_wasserstein.get(f, math.nan) if joint is not None and f in whole else math.nan
+            if math.isnan(w):
+                effects_["wasserstein_norm"] = effects.normalised_wasserstein(prof.sorted, finite, prof.std)
+            else:
+                effects_["wasserstein_norm"] = w / prof.std if prof.std > 0 else (0.0 if w == 0 else math.inf)
             if prof.levels is not None:
                 ref_counts = effects.level_counts(prof.levels, prof.sorted.values)
                 win_counts = effects.level_counts(prof.levels, finite)

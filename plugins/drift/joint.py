@@ -41,11 +41,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from plugins.drift.config import DriftConfig, Multivariate
-from plugins.drift.multivariate import lsdd_permuted, median_bandwidth, mmd2_permuted, shift_sensitivity
+from plugins.drift.multivariate import (
+    EXACT_MAX_ROWS,
+    lsdd_permuted,
+    mmd2_from_feature_sums,
+    mmd2_permuted,
+    rff_block,
+    rff_count,
+    rff_frequencies,
+    scale_sample,
+    shift_sensitivity,
+)
 from plugins.drift.permutation import (
-    count_statistics,
-    mean_statistics,
+    count_from_sums,
+    labelled_sums,
+    mean_from_sums,
     null_quantile,
+    one_hot_rows,
     ordered_statistics,
     permutation_p,
     permutations_for,
@@ -107,6 +119,8 @@ class JointOutcome:
     wasserstein_null: Mapping[str, float] = field(default_factory=dict)  # data units, at the test's sizes
     tvd_null: Mapping[str, float] = field(default_factory=dict)
     reference_counts: Mapping[str, int] = field(default_factory=dict)  # finite reference values per feature in the test
+    observed_ks: Mapping[str, float] = field(default_factory=dict)  # the observed split's KS distance per feature
+    observed_wasserstein: Mapping[str, float] = field(default_factory=dict)  # ... and Wasserstein-1 (data units)
 
 
 def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: Mapping[str, np.ndarray],
@@ -126,17 +140,17 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
         [_column(numeric.get(f), n_window) for f in jp.numeric]) if jp.numeric else np.empty((n_window, 0))])
     comps: dict[str, np.ndarray] = {}
     w_null: dict[str, float] = {}
+    observed_ks: dict[str, float] = {}
+    observed_w: dict[str, float] = {}
     counts_ref: dict[str, int] = {}
     standardised = standardise_columns(num) if jp.numeric else np.empty((N, 0))
-    mean_shift = np.full(labels.shape[0], np.nan)
     if jp.numeric:
         ordered = ordered_statistics(num, labels)
         comps["ks"] = np.where(np.isnan(ordered.ks), -np.inf, ordered.scaled_ks).max(axis=1)
-        means = mean_statistics(standardised, labels).max(axis=1)
-        comps["mean"] = means
-        mean_shift = means / math.sqrt(n * n_window / N)  # the largest mean difference, in pooled σ
         q = null_quantile(ordered.wasserstein, NOISE_QUANTILE)
         w_null = dict(zip(jp.numeric, q.tolist(), strict=True))
+        observed_ks = dict(zip(jp.numeric, ordered.ks[0].tolist(), strict=True))
+        observed_w = dict(zip(jp.numeric, ordered.wasserstein[0].tolist(), strict=True))
         counts_ref.update(zip(jp.numeric, np.isfinite(jp.numeric_rows).sum(axis=0).tolist(), strict=True))
 
     # categorical features (chi-square, TVD) and discrete ones (TVD over reference levels + other)
@@ -155,35 +169,67 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
         j = jp.numeric.index(f)
         cat_codes.append(_level_codes(jp.levels[f], num[:, j]))
         cat_levels.append(jp.levels[f].size + 1)
+
+    # the kernel's input: the standardised, encoded pooled rows
+    k_cat = len(jp.categorical)
+    encoded = _encode(standardised, cat_codes[:k_cat], one_hot_width) if kernel else np.empty((N, 0))
+    Z = reduce(encoded, config.reduction, config.n_components, config.seed)
+    sigmas: tuple[float, ...] = ()
+    sample = distances = np.empty((0, 0))
+    if Z.shape[1]:
+        sigma, sample, distances = scale_sample(Z, seed=config.seed)
+        sigma = config.bandwidth if config.bandwidth is not None else sigma
+        sigmas = (sigma,) if config.bandwidth is not None else (sigma, sigma / 2.0)
+    rff = bool(sigmas) and N > EXACT_MAX_ROWS
+    W = rff_frequencies(Z.shape[1], config.seed, rff_count(N)) if rff else np.empty((0, 0))
+
+    # One product of the labels with [standardised numerics | one-hot codes | random features]
+    # gives every relabeling's means, category counts and kernel feature sums.
+    codes = np.column_stack(cat_codes) if cat_codes else np.empty((N, 0), dtype=np.int64)
+    levels = np.asarray(cat_levels, dtype=np.int64)
+    widths = (standardised.shape[1], int(levels.sum()), 2 * W.shape[1] * len(sigmas) if rff else 0)
+
+    def block(rows: slice) -> np.ndarray:
+        parts = [standardised[rows].astype(np.float32)]
+        if widths[1]:
+            parts.append(one_hot_rows(codes[rows], levels))
+        if widths[2]:
+            parts.append(rff_block(Z[rows], W, sigmas))
+        return np.concatenate(parts, axis=1)
+
+    sums, totals = labelled_sums(labels, block, N, sum(widths))
+    cuts = np.cumsum(widths)
+    mean_shift = np.full(labels.shape[0], np.nan)
+    if jp.numeric:
+        means = mean_from_sums(sums[:, :cuts[0]], totals[:cuts[0]], n, N).max(axis=1)
+        comps["mean"] = means
+        mean_shift = means / math.sqrt(n * n_window / N)  # the largest mean difference, in pooled σ
     tvd_null: dict[str, float] = {}
     if cat_codes:
-        counted = count_statistics(np.column_stack(cat_codes), np.asarray(cat_levels), labels)
-        k_cat = len(jp.categorical)
+        counted = count_from_sums(sums[:, cuts[0]:cuts[1]], totals[cuts[0]:cuts[1]], levels)
         if k_cat:
             chi = counted.chi2_z[:, :k_cat]
             comps["chi2"] = np.where(np.isnan(chi), -np.inf, chi).max(axis=1)
         q = null_quantile(counted.tvd, NOISE_QUANTILE)
         tvd_null = dict(zip([*jp.categorical, *discrete], q.tolist(), strict=True))
 
-    # the kernel component(s) on the standardised, encoded pooled rows
+    # the kernel component(s)
     mmd2 = mmd2_null = shift = shift_null = shift_corrected = math.nan
     test = "mmd"
-    k_cat = len(jp.categorical)
-    encoded = _encode(standardised, cat_codes[:k_cat], one_hot_width) if kernel else np.empty((N, 0))
-    Z = reduce(encoded, config.reduction, config.n_components, config.seed)
-    if Z.shape[1]:
-        sigma = config.bandwidth if config.bandwidth is not None else median_bandwidth(Z, 400, seed=config.seed)
-        sigmas = (sigma,) if config.bandwidth is not None else (sigma, sigma / 2.0)
-        stats = mmd2_permuted(Z, labels, sigmas, seed=config.seed)
+    if sigmas:
+        if rff:
+            stats = mmd2_from_feature_sums(sums[:, cuts[1]:], totals[cuts[1]:], n, n_window, W.shape[1])
+        else:
+            stats = mmd2_permuted(Z, labels, sigmas, seed=config.seed)
         if config.multivariate is Multivariate.LSDD:
             test = "lsdd"
             comps["lsdd"] = lsdd_permuted(Z, labels, seed=config.seed)
         else:
             for i, s in enumerate(sigmas):
-                comps[f"mmd@{s / sigma:g}σ"] = stats[:, i]
+                comps[f"mmd@{s / sigmas[0]:g}σ"] = stats[:, i]
         # The shift scale is read along the numeric columns when they survive the reduction as they are.
         numeric_cols = np.arange(len(jp.numeric)) if jp.numeric and Z is encoded else None
-        c = np.asarray(shift_sensitivity(Z, sigmas, numeric_cols, seed=config.seed))
+        c = np.asarray(shift_sensitivity(sample, distances, sigmas, numeric_cols))
         with np.errstate(invalid="ignore", divide="ignore"):
             shifts = np.sqrt(np.maximum(stats, 0.0) / c[None, :])  # (B + 1, bandwidths)
         at = int(np.nanargmax(np.where(np.isfinite(shifts[0]), shifts[0], -np.inf)))
@@ -211,6 +257,7 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
         test=test, p_value=p, statistic=statistic, components=observed, mmd2=mmd2, mmd2_null=mmd2_null,
         shift=shift, shift_null=shift_null, shift_corrected=shift_corrected, n_reference=n, n_window=n_window,
         permutations=labels.shape[0] - 1, wasserstein_null=w_null, tvd_null=tvd_null, reference_counts=counts_ref,
+        observed_ks=observed_ks, observed_wasserstein=observed_w,
     )
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from plugins.drift.permutation import labelled_sums
 from plugins.drift.results import TestOutcome
 
 MEDIAN_POINTS = 1000
@@ -273,66 +274,88 @@ def rff_count(rows: int) -> int:
     return max(RFF_MIN_FREQUENCIES, min(RFF_FREQUENCIES, 1_000_000 // max(rows, 1)))
 
 
-def _mmd2_rff(Z: np.ndarray, A: np.ndarray, n: int, m: int, sigmas: tuple[float, ...], seed: int) -> np.ndarray:
-    W = rff_frequencies(Z.shape[1], seed, rff_count(Z.shape[0]))
+def rff_block(Z: np.ndarray, W: np.ndarray, sigmas: tuple[float, ...]) -> np.ndarray:
+    """float32 random features [cos, sin] of ``Z``'s rows for each bandwidth, side by side (unscaled).
+
+    Features and products run in float32 (twice as fast; sums are accumulated in float64 by
+    the caller, ample for MMD² differences of 1e-6).
+    """
     F = W.shape[1]
-    k = len(sigmas)
-    SA = np.zeros((k, A.shape[0], 2 * F))
-    total = np.zeros((k, 2 * F))
-    for r0 in range(0, Z.shape[0], _RFF_ROWS):
-        rows = slice(r0, r0 + _RFF_ROWS)
-        # Features and labels in float32 for the products (sums of at most _RFF_ROWS terms in
-        # [-1, 1]), accumulated in float64 across chunks: ample for MMD² differences of 1e-6.
-        A_rows = np.ascontiguousarray(A[:, rows], dtype=np.float32)
-        proj = (Z[rows] @ (W / sigmas[0])).astype(np.float32)  # float32 trigonometry: twice as fast
-        cos, sin = np.cos(proj), np.sin(proj)
-        for i, s in enumerate(sigmas):
-            if i and s * 2.0 == sigmas[i - 1]:
-                # σ/2 doubles every frequency: cos 2θ = 2cos²θ - 1, sin 2θ = 2 sinθ cosθ (no new trigonometry)
-                cos, sin = np.float32(2.0) * cos * cos - np.float32(1.0), np.float32(2.0) * sin * cos
-            elif i:
-                proj = (Z[rows] @ (W / s)).astype(np.float32)
-                cos, sin = np.cos(proj), np.sin(proj)
-            SA[i, :, :F] += A_rows @ cos
-            SA[i, :, F:] += A_rows @ sin
-            total[i, :F] += cos.sum(axis=0, dtype=np.float64)
-            total[i, F:] += sin.sum(axis=0, dtype=np.float64)
-    # φ = [cos, sin] / √F: the 1/√F is applied once here, to the sums
-    SA /= math.sqrt(F)
-    total /= math.sqrt(F)
-    out = np.empty((A.shape[0], k))
-    for i in range(k):
-        SB = total[i] - SA[i]
-        # ‖φ(x)‖² = 1, so the U-statistic drops n (resp. m) from the squared sums.
-        out[:, i] = ((np.einsum("pj,pj->p", SA[i], SA[i]) - n) / (n * (n - 1))
-                     + (np.einsum("pj,pj->p", SB, SB) - m) / (m * (m - 1))
-                     - 2.0 * np.einsum("pj,pj->p", SA[i], SB) / (n * m))
+    out = np.empty((Z.shape[0], 2 * F * len(sigmas)), dtype=np.float32)
+    proj = (Z @ (W / sigmas[0])).astype(np.float32)
+    cos, sin = np.cos(proj), np.sin(proj)
+    for i, s in enumerate(sigmas):
+        if i and s * 2.0 == sigmas[i - 1]:
+            # σ/2 doubles every frequency: cos 2θ = 2cos²θ - 1, sin 2θ = 2 sinθ cosθ (no new trigonometry)
+            cos, sin = np.float32(2.0) * cos * cos - np.float32(1.0), np.float32(2.0) * sin * cos
+        elif i:
+            proj = (Z @ (W / s)).astype(np.float32)
+            cos, sin = np.cos(proj), np.sin(proj)
+        out[:, 2 * F * i:2 * F * i + F] = cos
+        out[:, 2 * F * i + F:2 * F * (i + 1)] = sin
     return out
 
 
-def shift_sensitivity(Z: np.ndarray, sigmas: tuple[float, ...], columns: np.ndarray | None = None,
-                      max_points: int = 250, seed: int = 0) -> list[float]:
+def mmd2_from_feature_sums(sums: np.ndarray, total: np.ndarray, n: int, m: int, frequencies: int) -> np.ndarray:
+    """Unbiased MMD² of every relabeling per bandwidth from ``rff_block`` column sums (reference rows, all rows)."""
+    F2 = 2 * frequencies
+    k = sums.shape[1] // F2
+    out = np.empty((sums.shape[0], k))
+    for i in range(k):
+        SA = sums[:, F2 * i:F2 * (i + 1)] / math.sqrt(frequencies)  # φ = [cos, sin] / √F
+        T = total[F2 * i:F2 * (i + 1)] / math.sqrt(frequencies)
+        SB = T - SA
+        # ‖φ(x)‖² = 1, so the U-statistic drops n (resp. m) from the squared sums.
+        out[:, i] = ((np.einsum("pj,pj->p", SA, SA) - n) / (n * (n - 1))
+                     + (np.einsum("pj,pj->p", SB, SB) - m) / (m * (m - 1))
+                     - 2.0 * np.einsum("pj,pj->p", SA, SB) / (n * m))
+    return out
+
+
+def _mmd2_rff(Z: np.ndarray, A: np.ndarray, n: int, m: int, sigmas: tuple[float, ...], seed: int) -> np.ndarray:
+    W = rff_frequencies(Z.shape[1], seed, rff_count(Z.shape[0]))
+    F = W.shape[1]
+    sums, total = labelled_sums(A, lambda rows: rff_block(Z[rows], W, sigmas), Z.shape[0], 2 * F * len(sigmas))
+    return mmd2_from_feature_sums(sums, total, n, m, F)
+
+
+def scale_sample(Z: np.ndarray, max_points: int = 250, seed: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
+    """Median-heuristic σ from a label-free sample of rows, with the sample and its squared distances.
+
+    Small products in ``einsum`` (no BLAS): on a busy machine each BLAS call pays for waking
+    its threads, which costs more than these products.
+    """
+    X = np.asarray(Z, dtype=np.float64)
+    if X.shape[0] > max_points:
+        X = X[np.random.default_rng(seed).choice(X.shape[0], max_points, replace=False)]
+    sq = np.einsum("ij,ij->i", X, X)
+    D = sq[:, None] + sq[None, :] - 2.0 * np.einsum("ik,jk->ij", X, X)
+    np.maximum(D, 0.0, out=D)
+    upper = D[np.triu_indices(X.shape[0], k=1)]
+    med = float(np.median(upper)) if upper.size else 0.0
+    return (math.sqrt(med / 2.0) if med > 0 else 1.0), X, D
+
+
+def shift_sensitivity(X: np.ndarray, D: np.ndarray, sigmas: tuple[float, ...],
+                      columns: np.ndarray | None = None) -> list[float]:
     """MMD² per squared unit of mean shift along one column, averaged over ``columns``, for each bandwidth.
 
     For a Gaussian kernel, shifting one coordinate by t gives MMD² ≈ t² c_j with
     ``c_j = E[k(x, x') (1/σ² - (x_j - x'_j)²/σ⁴)]`` over pairs of rows; ``sqrt(MMD² / c)``
     then reads as "as large as a mean shift of that many units (σ after standardising) in
-    one feature". Rows are a label-free sample of ``Z``.
+    one feature". ``X`` is a label-free sample of rows and ``D`` its squared distances
+    (``scale_sample``).
     """
-    X = np.asarray(Z, dtype=np.float64)
-    if X.shape[0] > max_points:
-        X = X[np.random.default_rng(seed).choice(X.shape[0], max_points, replace=False)]
     P = X.shape[0]
     if P < 2 or X.shape[1] == 0:
         return [math.nan] * len(sigmas)
-    D = sq_distances(X, X)
     out: list[float] = []
     for sigma in sigmas:
         K = np.exp(D * (-1.0 / (2.0 * sigma * sigma)))
         np.fill_diagonal(K, 0.0)
         r = K.sum(axis=1)
         # Σ_{i≠i'} k (x_ij - x_i'j)² = 2 (Σ_i x_ij² r_i - Σ_i x_ij (K x_j)_i)
-        weighted = 2.0 * ((X * X * r[:, None]).sum(axis=0) - (X * (K @ X)).sum(axis=0))
+        weighted = 2.0 * ((X * X * r[:, None]).sum(axis=0) - (X * np.einsum("ij,jk->ik", K, X)).sum(axis=0))
         c = (float(K.sum()) / sigma**2 - weighted / sigma**4) / (P * (P - 1))
         cols = c if columns is None or not len(columns) else c[columns]
         value = float(np.mean(cols))

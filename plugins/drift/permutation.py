@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,13 +157,47 @@ def mean_statistics(standardised: np.ndarray, labels: np.ndarray) -> np.ndarray:
     One matrix product: the column sums of every relabeling's reference rows.
     """
     Z = np.asarray(standardised, dtype=np.float64)
-    n = float(labels[0].sum())
-    m = float(labels.shape[1]) - n
-    if n == 0 or m == 0 or Z.shape[1] == 0:
-        return np.zeros((labels.shape[0], Z.shape[1]))
-    sum_a = labels.astype(np.float64) @ Z
-    diff = sum_a / n - (Z.sum(axis=0)[None, :] - sum_a) / m
-    out: np.ndarray = np.abs(diff) * math.sqrt(n * m / (n + m))
+    return mean_from_sums(labels.astype(np.float64) @ Z, Z.sum(axis=0), int(labels[0].sum()), labels.shape[1])
+
+
+def mean_from_sums(sum_a: np.ndarray, total: np.ndarray, n: int, N: int) -> np.ndarray:
+    """``mean_statistics`` from each relabeling's column sums over its reference rows and the column totals."""
+    m = N - n
+    if n == 0 or m == 0 or sum_a.shape[1] == 0:
+        return np.zeros(sum_a.shape)
+    diff = sum_a / n - (total[None, :] - sum_a) / m
+    out: np.ndarray = np.abs(diff) * math.sqrt(n * m / N)
+    return out
+
+
+def labelled_sums(labels: np.ndarray, block: Callable[[slice], np.ndarray], N: int,
+                  width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums of ``block`` over every relabeling's reference rows, and over all rows.
+
+    ``block(rows)`` gives the float32 columns of a slice of the pooled rows; the sums of all
+    relabelings come from one matrix product per chunk of rows (labels x columns). Means,
+    category counts and random-feature sums share this product: one BLAS call, where each
+    call pays for waking its threads on a busy machine.
+    """
+    B1 = labels.shape[0]
+    sums = np.zeros((B1, width))
+    total = np.zeros(width)
+    step = max(256, _CHUNK_ELEMENTS // max(width, 1))
+    for r0 in range(0, N, step):
+        rows = slice(r0, min(N, r0 + step))
+        G = block(rows)
+        sums += np.ascontiguousarray(labels[:, rows], dtype=np.float32) @ G
+        total += G.sum(axis=0, dtype=np.float64)
+    return sums, total
+
+
+def one_hot_rows(codes: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """float32 one-hot columns of integer codes (N' × k, -1 = missing), ``levels[j]`` columns for column j."""
+    C = np.asarray(codes, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(levels)]).astype(np.int64)
+    out = np.zeros((C.shape[0], int(offsets[-1])), dtype=np.float32)
+    rr, jj = np.nonzero(C >= 0)
+    out[rr, offsets[jj] + C[rr, jj]] = 1.0
     return out
 
 
@@ -182,22 +217,16 @@ def count_statistics(codes: np.ndarray, levels: np.ndarray, labels: np.ndarray) 
     labels with the one-hot codes.
     """
     C = np.asarray(codes, dtype=np.int64)
-    N, k = C.shape
-    B1 = labels.shape[0]
+    lv = np.asarray(levels, dtype=np.int64)
+    counts_a, total = labelled_sums(labels, lambda rows: one_hot_rows(C[rows], lv), C.shape[0], int(lv.sum()))
+    return count_from_sums(counts_a, total, lv)
+
+
+def count_from_sums(counts_a: np.ndarray, total: np.ndarray, levels: np.ndarray) -> CountStats:
+    """``count_statistics`` from each relabeling's level counts over its reference rows and the level totals."""
+    B1 = counts_a.shape[0]
+    k = len(levels)
     offsets = np.concatenate([[0], np.cumsum(levels)]).astype(np.int64)
-    width = int(offsets[-1])
-    A = labels.astype(np.float64)
-    counts_a = np.zeros((B1, width))
-    total = np.zeros(width)
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // max(width, 1))
-    for r0 in range(0, N, rows_per_chunk):
-        c = C[r0:r0 + rows_per_chunk]
-        onehot = np.zeros((c.shape[0], width))
-        present = c >= 0
-        rr, jj = np.nonzero(present)
-        onehot[rr, offsets[jj] + c[rr, jj]] = 1.0
-        counts_a += A[:, r0:r0 + rows_per_chunk] @ onehot
-        total += onehot.sum(axis=0)
     chi2_z = np.full((B1, k), math.nan)
     tvd = np.full((B1, k), math.nan)
     for j in range(k):

@@ -13,6 +13,7 @@ from plugins.drift.multivariate import (
     mmd2_permuted,
     mmd2_unbiased,
     mmd_test,
+    scale_sample,
     shift_sensitivity,
 )
 from plugins.drift.permutation import relabel
@@ -97,8 +98,9 @@ def test_random_features_approximate_the_exact_mmd_above_the_exact_size() -> Non
 def test_the_shift_scale_reads_an_mmd_as_a_one_feature_mean_shift() -> None:
     rng = np.random.default_rng(6)
     X = rng.normal(size=(600, 5))
-    sigma = median_bandwidth(X)
-    (c,) = shift_sensitivity(X, (sigma,), max_points=600)
+    sigma, sample, distances = scale_sample(X, max_points=600)
+    assert sigma == pytest.approx(median_bandwidth(X, max_points=600), rel=1e-9)
+    (c,) = shift_sensitivity(sample, distances, (sigma,))
     Y = rng.normal(size=(600, 5))
     Y[:, 2] += 0.5
     mmd2 = mmd2_unbiased(X, Y, sigma)

@@ -82,7 +82,7 @@ def test_every_plugin_that_emits_telemetry_has_a_names_module() -> None:
 
 
 def test_the_table_lists_no_name_that_nothing_emits() -> None:
-    import agent.semconv as semconv
+    from agent import semconv
 
     emitted = {v for _, names in _names_modules() for k, v in names.items() if k.isupper() and isinstance(v, str)}
     core = {v for k, v in vars(semconv).items() if k.isupper() and isinstance(v, str)}

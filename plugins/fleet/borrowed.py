@@ -8,7 +8,8 @@ restate ``plugins.drift.correction.correct``, ``detector._decide``, ``effects.ps
 ``effects.js_distance``, ``stats.pool_rare``, ``stats.chi2_test``, ``stats.fisher_test``,
 ``stats.needs_fisher``, ``multivariate.median_bandwidth`` and ``multivariate.mmd_test``
 with the same definitions (the tests compare them with ``plugins.drift.compare`` on the
-same data). Delete this module when the drift face grows.
+same data). PSI and the Jensen–Shannon distance now come from the drift face itself; the rest keeps the
+earlier verdict rule on purpose (see ``evaluate``). Delete what the face serves as it grows.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import numpy as np
 
 from plugins.drift import DriftResult
 
-PSI_EPSILON = 1e-4
 MIN_EXPECTED = 5.0
 MAX_ONE_HOT = 20
 MEDIAN_POINTS = 1000
@@ -55,28 +55,6 @@ def decide(r: DriftResult, corrected_p: float, alpha: float, drift_alpha: float,
     significant = corrected_p < alpha
     drifted = corrected_p < drift_alpha and not math.isnan(r.effect_size) and r.effect_size >= r.threshold
     return replace(r, corrected_p_value=corrected_p, significant=significant, drifted=drifted)
-
-
-def psi(p_ref: np.ndarray, p_win: np.ndarray, epsilon: float = PSI_EPSILON) -> float:
-    """Population stability index Σ (q - p) ln(q / p), empty proportions raised to ``epsilon``."""
-    p = np.maximum(np.asarray(p_ref, dtype=np.float64), epsilon)
-    q = np.maximum(np.asarray(p_win, dtype=np.float64), epsilon)
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
-def js_distance(p_ref: np.ndarray, p_win: np.ndarray) -> float:
-    """Jensen–Shannon distance (base 2, in [0, 1]) between two proportion vectors."""
-    p = np.asarray(p_ref, dtype=np.float64)
-    q = np.asarray(p_win, dtype=np.float64)
-    p = p / p.sum() if p.sum() > 0 else p
-    q = q / q.sum() if q.sum() > 0 else q
-    m = (p + q) / 2
-
-    def kl(a: np.ndarray) -> float:
-        mask = a > 0
-        return float(np.sum(a[mask] * np.log2(a[mask] / m[mask])))
-
-    return math.sqrt(max((kl(p) + kl(q)) / 2, 0.0))
 
 
 def pool_rare(table: np.ndarray, min_expected: float = MIN_EXPECTED) -> np.ndarray:

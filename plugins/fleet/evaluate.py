@@ -36,7 +36,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from plugins.drift import MULTIVARIATE, DriftConfig, DriftResult, OfflineReport
+from plugins.drift import MULTIVARIATE, DriftConfig, DriftResult, OfflineReport, js_distance, psi
 from plugins.fleet import borrowed, names
 from plugins.fleet.profiles import FeatureProfile, Kind, Profile
 
@@ -239,8 +239,8 @@ def _numeric(f: str, ref_side: tuple[FeatureProfile, _Cdf], cur_side: tuple[Feat
         p_ref, p_cur = np.diff(ref.at(edges), prepend=0.0, append=1.0), np.diff(cur.at(edges), prepend=0.0, append=1.0)
         effects = {
             "wasserstein_norm": w / std if std > 0 else (0.0 if w == 0 else math.inf),
-            "psi": borrowed.psi(p_ref, p_cur),
-            "js": borrowed.js_distance(p_ref, p_cur),
+            "psi": psi(p_ref, p_cur),
+            "js": js_distance(p_ref, p_cur),
             "mean_shift": (cur_fp.moments.mean - ref_fp.moments.mean) / std if std > 0 else math.nan,
             "std_ratio": cur_fp.moments.std / std if std > 0 else math.nan,
         }
@@ -266,7 +266,7 @@ def _categorical(f: str, ref_fp: FeatureProfile, cur_fp: FeatureProfile, cfg: Dr
     table = np.array([[ref_c.get(c, 0) for c in cats], [cur_c.get(c, 0) for c in cats]], dtype=np.float64)
     sums = table.sum(axis=1, keepdims=True)
     props = table / np.where(sums == 0, 1.0, sums)
-    effects = {"psi": borrowed.psi(props[0], props[1]), "js": borrowed.js_distance(props[0], props[1])}
+    effects = {"psi": psi(props[0], props[1]), "js": js_distance(props[0], props[1])}
     reason = names.SKIP_WINDOW_TOO_SMALL if table[1].sum() < min_n else None
     test, outcome = "chi2", (math.nan, math.nan)
     if reason is None:

@@ -68,7 +68,39 @@ def _attr_value(value: Any) -> Any:
         return repr(value)
 
 
-class _Sink:
+class _LevelSink:
+    """The methods structlog calls on the logger it wraps, one per level, all handing to ``_emit``."""
+
+    def _emit(self, level: str, event_dict: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def debug(self, **kw: Any) -> None:
+        """Emit at DEBUG."""
+        self._emit("debug", kw)
+
+    def info(self, **kw: Any) -> None:
+        """Emit at INFO."""
+        self._emit("info", kw)
+
+    def warning(self, **kw: Any) -> None:
+        """Emit at WARN."""
+        self._emit("warning", kw)
+
+    warn = warning
+
+    def error(self, **kw: Any) -> None:
+        """Emit at ERROR."""
+        self._emit("error", kw)
+
+    def critical(self, **kw: Any) -> None:
+        """Emit at FATAL."""
+        self._emit("critical", kw)
+
+    exception = error
+    msg = info
+
+
+class _Sink(_LevelSink):
     """The logger structlog wraps: turns an event dict into an OTLP log record (and a stderr line)."""
 
     def __init__(self, otel_logger: logs_api.Logger, stderr_level: str, stream: TextIO | None) -> None:
@@ -101,30 +133,6 @@ class _Sink:
         except Exception:
             pass
 
-    def debug(self, **kw: Any) -> None:
-        """Emit at DEBUG."""
-        self._emit("debug", kw)
-
-    def info(self, **kw: Any) -> None:
-        """Emit at INFO."""
-        self._emit("info", kw)
-
-    def warning(self, **kw: Any) -> None:
-        """Emit at WARN."""
-        self._emit("warning", kw)
-
-    warn = warning
-
-    def error(self, **kw: Any) -> None:
-        """Emit at ERROR."""
-        self._emit("error", kw)
-
-    def critical(self, **kw: Any) -> None:
-        """Emit at FATAL."""
-        self._emit("critical", kw)
-
-    exception = error
-    msg = info
 
 
 def _render(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
@@ -212,7 +220,7 @@ class otlp_processor:  # noqa: N801 - used as a structlog processor, named like 
         return event_dict
 
 
-class _AppSink:
+class _AppSink(_LevelSink):
     """What ``get_logger`` wraps: exports each event, and echoes it as one line to a stream."""
 
     def __init__(self, scope: str, echo: bool | TextIO) -> None:
@@ -230,30 +238,6 @@ class _AppSink:
             except Exception:
                 pass
 
-    def debug(self, **kw: Any) -> None:
-        """Emit at DEBUG."""
-        self._emit("debug", kw)
-
-    def info(self, **kw: Any) -> None:
-        """Emit at INFO."""
-        self._emit("info", kw)
-
-    def warning(self, **kw: Any) -> None:
-        """Emit at WARN."""
-        self._emit("warning", kw)
-
-    warn = warning
-
-    def error(self, **kw: Any) -> None:
-        """Emit at ERROR."""
-        self._emit("error", kw)
-
-    def critical(self, **kw: Any) -> None:
-        """Emit at FATAL."""
-        self._emit("critical", kw)
-
-    exception = error
-    msg = info
 
 
 def get_logger(name: str = "app", *, level: str = "info", echo: bool | TextIO = True) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from plugins.drift.config import DriftConfig, Multivariate, parse_config
 from plugins.drift.correction import Correction, correct
+from plugins.drift.detector import SchemaChange
 from plugins.drift.effects import category_effects, js_distance, psi, tvd
 from plugins.drift.joint import JointOutcome, JointProfile, fit_joint, run_joint
 from plugins.drift.multivariate import median_bandwidth, mmd_test
@@ -17,6 +18,7 @@ from plugins.drift.offline import OfflineReport, compare, format_table, report_t
 from plugins.drift.plugin import DriftPlugin, make_plugin
 from plugins.drift.results import MULTIVARIATE, DriftResult, TestOutcome
 from plugins.drift.stats import categorical_test, chi2_test, fisher_test, ks_tiebreak, needs_fisher, pool_rare
+from plugins.drift.summary import FeatureSummary
 from plugins.drift.verdict import NOISE_QUANTILE, Verdict, decide, label, noise_corrected
 
 __all__ = [
@@ -26,10 +28,12 @@ __all__ = [
     "DriftConfig",
     "DriftPlugin",
     "DriftResult",
+    "FeatureSummary",
     "JointOutcome",
     "JointProfile",
     "Multivariate",
     "OfflineReport",
+    "SchemaChange",
     "TestOutcome",
     "Verdict",
     "categorical_test",

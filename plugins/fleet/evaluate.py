@@ -31,12 +31,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from plugins.drift import MULTIVARIATE, DriftConfig, DriftResult, OfflineReport, js_distance, psi
+from plugins.drift import (
+    MULTIVARIATE,
+    DriftConfig,
+    DriftResult,
+    FeatureSummary,
+    OfflineReport,
+    SchemaChange,
+    js_distance,
+    psi,
+)
 from plugins.fleet import borrowed, names
 from plugins.fleet.profiles import FeatureProfile, Kind, Profile
 
@@ -45,41 +54,9 @@ _OTHER = "\x00other"  # the bucket of categories a frequent-items sketch does no
 _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileSummary:
-    """A feature's summary from a profile, with the fields of drift's ``FeatureSummary`` (tables, JSON, HTML)."""
-
-    feature: str
-    count: int
-    missing_rate: float
-    min: float = math.nan
-    max: float = math.nan
-    mean: float = math.nan
-    median: float = math.nan
-    variance: float = math.nan
-    p5: float = math.nan
-    p25: float = math.nan
-    p75: float = math.nan
-    p95: float = math.nan
-    skewness: float = math.nan
-    kurtosis: float = math.nan
-    frequencies: Mapping[str, float] = field(default_factory=dict)
-
-    def numeric_stats(self) -> dict[str, float]:
-        """The numeric statistics by name."""
-        return {k: float(getattr(self, k)) for k in (
-            "count", "missing_rate", "min", "max", "mean", "median", "variance", "p5", "p25", "p75", "p95",
-            "skewness", "kurtosis")}
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileSchemaChange:
-    """A feature added or missing, or categories never seen in the reference (drift's ``SchemaChange`` fields)."""
-
-    kind: str
-    feature: str
-    count: int = 0
-    examples: tuple[str, ...] = ()
+# Profiles give drift's own summary and schema-change records (same printers, JSON and HTML).
+ProfileSummary = FeatureSummary
+ProfileSchemaChange = SchemaChange
 
 
 # -- the sketch CDF -------------------------------------------------------------------------------
@@ -205,9 +182,7 @@ def compare_profiles(reference: Profile, current: Profile, config: DriftConfig |
     ref_s = {f: summarize(reference, f, ref_cdfs.get(f)) for f in reference.features}
     cur_s = {f: summarize(current, f, cur_cdfs.get(f)) for f in current.features}
     schema = _schema(reference, current)
-    # OfflineReport is typed with drift's FeatureSummary and SchemaChange, which its face does not
-    # export; ProfileSummary and ProfileSchemaChange carry the same fields (duck-typed for its printers).
-    return OfflineReport(tuple(results), cast(Any, ref_s), cast(Any, cur_s), cast(Any, schema))
+    return OfflineReport(tuple(results), ref_s, cur_s, schema)
 
 
 def _result(feature: str, test: str, outcome: tuple[float, float], effects: dict[str, float], effect_name: str,

@@ -35,7 +35,7 @@ from agent._capture import (
 from agent._config import Settings, redact_url, resolve, unknown_sections
 from agent._errors import HIDDEN, ConfigError, describe_exception
 from agent._fileexport import dir_mode, ensure_dir
-from agent._histogram import LatencyHistograms
+from agent._histogram import LatencyHistograms, SdkBulkRecorder
 from agent._ids import IdGenerator
 from agent._logging import make_logger
 from agent._plugins import PluginHost
@@ -147,7 +147,8 @@ class Agent:
             settings, self.testing.metric_readers, self.latency.inject, on_drop=self.count_drop
         )
         # With an application-owned MeterProvider the agent cannot add to its exports, so the
-        # worker records each duration into an SDK histogram instead (slower, same result).
+        # worker records the durations into the application's SDK histogram instead, a batch at
+        # a time where the SDK's layout is known (SdkBulkRecorder), else one by one.
         self.latency_native = "metrics" not in self.pipelines.reused
         for proc in self.testing.span_processors:
             self.pipelines.tracer_provider.add_span_processor(proc)  # type: ignore[attr-defined]
@@ -162,6 +163,7 @@ class Agent:
             stream=sys.stderr,
         )
         self.instruments = self._make_instruments()
+        self.duration_recorder = SdkBulkRecorder(self.instruments.duration)
         self.models: dict[str, ModelInfo] = {}
         for name, table in settings.models.items():
             self.models[name] = self._model_info(name, table)

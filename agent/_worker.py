@@ -201,8 +201,7 @@ class Worker:
             if self.agent.latency_native:
                 self.agent.latency.record_many(ms.attrs, np.asarray(durations, dtype=np.float64))
             else:
-                for duration in durations:
-                    inst.duration.record(duration, ms.attrs)
+                self.agent.duration_recorder.record_many(ms.attrs, durations)
             inst.calls.add(calls, ms.attrs)
             inst.rows.add(rows, ms.attrs)
             for etype, count in errors.items():

@@ -103,3 +103,49 @@ def test_capture_telemetry_exposes_spans_metrics_events_and_plugin_inputs() -> N
         assert [(e.kind, e.value) for e in tel.feedback] == [("label", 1)]
         assert any(s.name == "ml.inference.throughput" for s in tel.signals)
     assert not agent.is_running()
+
+
+def test_durations_reach_an_application_owned_meter_provider_exactly(tmp_path: Path) -> None:
+    # The worker adds each batch of durations to the application's histogram in one step;
+    # the count, sum and buckets the application's reader collects are those of every call.
+    script = textwrap.dedent(
+        f"""
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        import agent
+        from agent import _state
+
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        agent.init(agent={{"data_dir": {str(tmp_path)!r}, "stderr_level": "off"}},
+                   plugins={{"enabled": [], "entry_points": False}})
+        assert _state.AGENT.pipelines.reused == ["metrics"], _state.AGENT.pipelines.reused
+
+        @agent.monitor(model="m", capture=False)
+        def predict(x):
+            return x
+
+        calls = 0
+        for batch in range(5):
+            for i in range(3000):
+                predict(i)
+                calls += 1
+            assert agent.flush(10)
+        recorder = _state.AGENT.duration_recorder
+        data = reader.get_metrics_data()
+        points = [p for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+                  if m.name == "ml.inference.duration" for p in m.data.data_points]
+        assert len(points) == 1, points
+        p = points[0]
+        assert p.count == calls == sum(p.bucket_counts), (p.count, calls, sum(p.bucket_counts))
+        assert 0 < p.min <= p.max < 1 and p.sum > 0
+        assert recorder.bulk, "the batch path was not taken"
+        agent.shutdown()
+        print("OK")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "OK"

@@ -10,6 +10,7 @@ from pathlib import Path
 from plugins.report import reads as r
 from plugins.report.collect import Telemetry, attr, collect
 from plugins.report.page import FigureWriter, human_time, render, require_plotly
+from plugins.report.sections_attribution import attribution_section
 from plugins.report.sections_ml import (
     drift_section,
     estimated_performance_section,
@@ -68,6 +69,7 @@ def build_report(data_dir: str | Path, output: str | Path, *, title: str | None 
         overview_section(tel, figure),
         drift_section(tel, figure),
         validation_section(tel, figure),
+        attribution_section(tel, figure),
         performance_section(tel, figure),
         estimated_performance_section(tel, figure),
         loops_section(tel, figure),

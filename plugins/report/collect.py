@@ -30,7 +30,7 @@ ModelKey = tuple[str, str]
 MAX_TIME_BINS = 50_000  # span-count bins kept before coarsening them tenfold
 MAX_EVENTS = 5_000  # kept per event name (all are counted)
 # Log events the report keeps (the window events are reduced as they stream by); the rest are counted.
-EVENTS = frozenset({r.EVENT_ALERT, r.EVENT_NOTIFICATION, r.feedback.EVENT_DEGRADED})
+EVENTS = frozenset({r.EVENT_ALERT, r.EVENT_NOTIFICATION, r.feedback.EVENT_DEGRADED, *r.EDGE_CASE_EVENTS})
 _SHAPE_ERRORS = (AttributeError, KeyError, TypeError, ValueError)  # a field of the wrong JSON type or content
 NO_FILES_HINT = (
     "The agent writes these OTLP/JSON files when exporter.type includes \"file\" (the default when no OTLP endpoint "

@@ -152,6 +152,12 @@ th,td{border-bottom:1px solid #e4e7eb;padding:4px 10px;text-align:left}
 th{background:#f5f7fa;cursor:pointer;user-select:none}th.asc:after{content:" \\25B2"}th.desc:after{content:" \\25BC"}
 td.bad{color:#b42318;font-weight:600}td.ok{color:#067647}caption{text-align:left;color:#616e7c;padding:4px 0}
 .nodata{color:#7b8794;font-style:italic}.note{color:#616e7c;font-size:13px}
+.barlists{display:flex;flex-wrap:wrap;gap:10px 32px;margin:8px 0}.barlist{min-width:420px}
+.barlist h4{font-size:13px;font-weight:600;margin:6px 0 4px;color:#3e4c59}
+.bar-row{display:flex;align-items:center;gap:8px;font-size:13px;margin:2px 0}
+.bar-label{width:140px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.bar{flex:0 0 180px;height:12px;background:#eef2f6;border-radius:2px}
+.bar>span{display:block;height:12px;background:#2f80ed;border-radius:2px}.bar-value{color:#3e4c59}
 """
 
 # Sorting is page behaviour, not drawing: a click re-orders rows by each cell's data-sort key.

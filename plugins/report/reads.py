@@ -11,6 +11,7 @@ from typing import Final
 
 from agent import semconv
 from plugins.alerts import names as alerts
+from plugins.attribution import names as attribution
 from plugins.drift import names as drift
 from plugins.feedback import names as feedback
 from plugins.notifiers import names as notifiers
@@ -18,7 +19,7 @@ from plugins.performance import names as performance
 from plugins.recsys import names as recsys
 from plugins.validation import names as validation
 
-__all__ = ["alerts", "drift", "feedback", "notifiers", "performance", "recsys", "semconv", "validation"]
+__all__ = ["alerts", "attribution", "drift", "feedback", "notifiers", "performance", "recsys", "semconv", "validation"]
 
 # -- core -------------------------------------------------------------------------------------
 MODEL: Final = semconv.ATTR_MODEL_NAME
@@ -47,4 +48,9 @@ PERFORMANCE_PREFIX: Final = feedback.performance("")
 PERFORMANCE_EVENTS: Final = frozenset({
     performance.EVENT_REFERENCE, performance.EVENT_WINDOW, performance.EVENT_REALIZED,
     performance.EVENT_DECAY, performance.EVENT_RETRAIN, performance.EVENT_TRAINING,
+})
+
+# -- edge cases (validation) and their attributions, attribution drift per window ----------------
+EDGE_CASE_EVENTS: Final = frozenset({
+    validation.EVENT_EDGE_CASE, attribution.EVENT_EDGE_CASE, attribution.EVENT_WINDOW,
 })

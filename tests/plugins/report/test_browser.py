@@ -48,6 +48,9 @@ def test_report_renders_offline_in_chromium(seeded_report: tuple[ReportStats, st
             header.click()
             effects = page.eval_on_selector_all(
                 "#drift-table tbody tr td:nth-child(5)", "tds => tds.map(t => parseFloat(t.dataset.sort))")
+            # The edge-case bars are laid out: the slice's top feature has the widest bar.
+            bars = page.eval_on_selector_all(
+                "#edge-case-attributions .bar > span", "els => els.map(e => e.getBoundingClientRect().width)")
             shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
         finally:
@@ -55,10 +58,12 @@ def test_report_renders_offline_in_chromium(seeded_report: tuple[ReportStats, st
     external = [u for u in requests if not u.startswith("file://")]
     assert not external, f"the report made network requests: {external}"
     assert not errors, errors
-    assert sections == ["overview", "drift", "validation", "performance", "estimated", "loops", "alerts"]
-    assert plots == 9 and traces >= 9
-    assert {"models-table", "drift-table", "multivariate-table", "validation-table", "performance-table",
-            "alerts-table"} <= set(tables)
+    assert sections == ["overview", "drift", "validation", "edge-cases", "performance", "estimated", "loops",
+                        "alerts"]
+    assert plots == 10 and traces >= 10
+    assert {"models-table", "drift-table", "multivariate-table", "validation-table", "edge-case-table",
+            "attribution-drift-table", "performance-table", "alerts-table"} <= set(tables)
+    assert len(bars) == 2 and bars[0] > bars[1] > 0
     assert effects == sorted(effects, reverse=True) and len(effects) >= 3
     assert shot.stat().st_size > 50_000
     if SCREENSHOT_COPY is not None:

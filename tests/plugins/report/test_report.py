@@ -23,7 +23,7 @@ from plugins.report.sections_ml import most_drifted_panels
 from plugins.report.series import bin_edges, bin_of, histogram_quantile
 from tests.plugins.report.promnames import emitted_metrics
 
-SECTIONS = ("overview", "drift", "validation", "performance", "estimated", "loops", "alerts")
+SECTIONS = ("overview", "drift", "validation", "edge-cases", "performance", "estimated", "loops", "alerts")
 
 
 def _section(html: str, ident: str) -> str:
@@ -68,9 +68,11 @@ def test_report_has_every_section_and_the_seeded_data(seeded_report: tuple[Repor
     stats, html = seeded_report
     for ident in SECTIONS:
         _section(html, ident)
-    assert stats.predictions == 1800 + 600  # the fraud model, then the scorer the performance plugin estimates
-    assert stats.models == ("fraud", "scorer")
-    assert set(stats.sections) >= {"overview", "drift", "validation", "performance", "estimated", "alerts"}
+    # the fraud model, the scorer the performance plugin estimates, the classifier's 20 batch calls
+    assert stats.predictions == 1800 + 600 + 20
+    assert stats.models == ("clf", "fraud", "scorer")
+    assert set(stats.sections) >= {"overview", "drift", "validation", "edge-cases", "performance", "estimated",
+                                   "alerts"}
     assert stats.empty_sections == ("loops",)
     loops = _section(html, "loops")
     assert "No data recorded" in loops and "Looked in" in loops and "recsys plugin" in loops
@@ -137,7 +139,8 @@ def test_validation_performance_and_alert_sections_show_their_tables(seeded_repo
 
 def test_plotly_js_is_embedded_once_and_nothing_is_fetched(seeded_report: tuple[ReportStats, str]) -> None:
     stats, html = seeded_report
-    assert html.count('class="figure"') == 9  # overview 2, drift 2, validation, performance, estimated 2, alerts
+    # overview 2, drift 2, validation, edge cases, performance, estimated 2, alerts
+    assert html.count('class="figure"') == 10
     assert len(re.findall(r"plotly\.js v\d", html)) == 1  # the bundle's banner: embedded exactly once
     assert not re.search(r'<script[^>]+src=', html)
     assert not re.search(r'<link[^>]+href=', html)

@@ -371,3 +371,31 @@ def import_path(path: str) -> Any:
     module_name, _, attr = path.partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr) if attr else module
+
+
+_preloaded: set[str] = set()
+_preload_lock = threading.Lock()
+
+
+def preload(*modules: str) -> None:
+    """Import ``modules`` on a daemon thread, once per process, so the worker does not pay for it later.
+
+    Some libraries take a second or more to import the first time (``scipy.stats`` builds
+    its distribution docstrings). A plugin that will need one on the worker calls this when
+    it learns it will (e.g. when reference data arrives); the worker's own import later
+    finds the module ready, or waits on the import lock for what is left. A module that
+    fails to import here fails again, and is reported, where it is really imported.
+    """
+    with _preload_lock:
+        todo = [m for m in modules if m not in _preloaded and m not in sys.modules]
+        _preloaded.update(todo)
+    if todo:
+        threading.Thread(target=_import_all, args=(todo,), name="infersight-preload", daemon=True).start()
+
+
+def _import_all(modules: list[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # reported again where the module is really imported
+            continue

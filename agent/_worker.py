@@ -3,10 +3,10 @@
 One daemon thread per agent. Captures and control operations (reference data,
 feedback, artifacts, flush markers) share ONE FIFO queue, so a control operation takes
 effect in the order the application made it relative to the calls around it. Each
-cycle is bounded in time (``_slice``): the worker drains call stats into the
-OpenTelemetry instruments, works through the queue until the slice is spent
-(normalising captures into RecordBatches per model for ``infersight_process_records``),
-drains stats again, and runs the tick when ``tick_interval`` has passed. So under
+cycle is bounded in time (``_slice``, cut short when the tick falls due): the worker
+drains call stats into the OpenTelemetry instruments, works through the queue until the
+slice is spent (normalising captures into RecordBatches per model for
+``infersight_process_records``), drains stats again, and runs the tick when ``tick_interval`` has passed. So under
 overload the tick keeps its interval and per-call metrics stay exact; it is captures
 that wait, and once the queue is full the hot path drops them (counted). The hot path
 never signals the worker (setting an Event would take a lock): an idle worker polls
@@ -158,7 +158,9 @@ class Worker:
 
     def _cycle(self, force_tick: bool = False) -> None:
         flushes: list[threading.Event] = []
-        deadline = time.monotonic() + self._slice
+        # The slice ends early when the tick falls due, so the tick waits for one batch at most.
+        until_tick = self._tick_interval - (self.clock() - self._last_tick)
+        deadline = time.monotonic() + max(0.0, min(self._slice, until_tick))
         self._drain_stats()
         self._drain_queue(deadline, flushes)
         self._drain_stats()

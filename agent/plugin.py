@@ -57,6 +57,7 @@ from agent._keys import (
     unknown_key,
     window,
 )
+from agent._plugins import preload
 from agent._redact import REDACTED, is_secret_key, is_tokenish, redact_data, redact_url
 from agent._runtime import PluginContext
 from agent._tables import Columns, FeatureType, columns_from_rows, infer_feature_types, load_table, to_numeric
@@ -124,6 +125,7 @@ __all__ = [
     "parse_table",
     "positive_int",
     "positive_number",
+    "preload",
     "probability",
     "ratio",
     "redact_data",

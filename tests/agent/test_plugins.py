@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -269,3 +270,22 @@ def test_record_training_reaches_plugins_in_order_with_the_calls_around_it() -> 
     assert seen == [("row", 0.0), ("row", 1.0), ("training", ("m", "2.0", {"accuracy": 0.9})), ("row", 0.0)]
     with pytest.raises(ValueError, match="metric 'accuracy'"):
         agent.record_training("m", "2.1", trained_at=1.7e9, metrics={"accuracy": "high"})
+
+
+def test_preload_imports_once_on_another_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.plugin import preload
+
+    (tmp_path / "slow_to_import_mod.py").write_text(
+        "import threading\nTHREAD = threading.current_thread().name\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = set(threading.enumerate())
+    preload("slow_to_import_mod", "no_such_module_for_preload")
+    started = [t for t in threading.enumerate() if t not in before and t.name == "infersight-preload"]
+    for t in started:
+        t.join(10)
+    import slow_to_import_mod  # type: ignore[import-not-found]
+
+    assert slow_to_import_mod.THREAD == "infersight-preload"  # imported there, not here
+    before = set(threading.enumerate())
+    preload("slow_to_import_mod", "no_such_module_for_preload")  # once per process: no second thread
+    assert not [t for t in threading.enumerate() if t not in before and t.name == "infersight-preload"]

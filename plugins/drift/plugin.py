@@ -38,6 +38,7 @@ from agent.plugin import (
     Signal,
     columns_from_rows,
     hookimpl,
+    preload,
 )
 from plugins.drift import names
 from plugins.drift.commands import add_commands
@@ -137,6 +138,7 @@ class DriftPlugin:
 
     def _set_reference(self, model: ModelInfo, st: _ModelState, columns: Columns, outputs: np.ndarray | None,
                        source: str) -> None:
+        preload("scipy.stats")  # windows will be tested: import it now, off the worker, not in the first window
         cfg = st.config
         labels = columns.pop(cfg.label_column, None)
         st.inputs.profile = build_profile(columns, cfg)

@@ -30,6 +30,13 @@ LABELLED_RATIO: Final = "ml.feedback.labelled_ratio"  # gauge 1: model, version
 EXPORTED: Final = "ml.feedback.exported"  # counter {event}
 EXPORT_FAILURES: Final = "ml.feedback.export_failures"  # counter {export}: reason
 
+# -- metrics: Phoenix span annotations ([feedback.phoenix]) ------------------------------------
+# Accounting: every stored event ends delivered, skipped (by reason) or still pending.
+ANNOTATIONS_DELIVERED: Final = "ml.feedback.annotations.delivered"  # counter {annotation}: accepted by Phoenix
+ANNOTATIONS_FAILURES: Final = "ml.feedback.annotations.failures"  # counter {request}: reason (retried later)
+ANNOTATIONS_SKIPPED: Final = "ml.feedback.annotations.skipped"  # counter {event}: reason (never sent)
+ANNOTATIONS_PENDING: Final = "ml.feedback.annotations.pending"  # gauge {event}: stored, not yet delivered or skipped
+
 # -- metrics: prediction rows remembered for the join -----------------------------------------
 PREDICTION_ROWS: Final = "ml.feedback.prediction_rows"  # counter {row}: model, version (received)
 PREDICTION_ROWS_STORED: Final = "ml.feedback.prediction_rows_stored"  # counter {row}: model, version
@@ -73,7 +80,9 @@ ATTR_CURRENT: Final = "ml.performance.current"
 ATTR_THRESHOLD: Final = "ml.performance.threshold"
 ATTR_WINDOW_ROWS: Final = "ml.performance.window_rows"
 # on ml.feedback.store_error log events (with the semconv exception.type, exception.message)
-ATTR_OPERATION: Final = "ml.feedback.operation"  # add_predictions | export | permissions
+ATTR_OPERATION: Final = "ml.feedback.operation"  # add_predictions | export | annotations | permissions
+# on ml.feedback.annotations.failed log events (with ml.feedback.reason and exception.message)
+ATTR_ENDPOINT: Final = "ml.feedback.endpoint"  # the receiver's URL, credentials redacted
 ATTR_EXCEPTION_TYPE: Final = "exception.type"
 ATTR_EXCEPTION_MESSAGE: Final = "exception.message"
 
@@ -87,6 +96,8 @@ def custom_attribute(key: str) -> str:
 EVENT_FEEDBACK: Final = "ml.feedback"  # info, one OTLP log record per stored event (exporter)
 EVENT_DEGRADED: Final = "ml.performance.degraded"  # info, one per degraded metric per window
 EVENT_STORE_ERROR: Final = "ml.feedback.store_error"  # warning, the store failed (plugin health)
+EVENT_ANNOTATIONS_FAILED: Final = "ml.feedback.annotations.failed"  # warning, once per outage
+EVENT_ANNOTATIONS_RESUMED: Final = "ml.feedback.annotations.resumed"  # info, delivery works again after an outage
 
 # -- signals ----------------------------------------------------------------------------------
 SIGNAL_DEGRADED: Final = "ml.performance.degraded"  # relative drop; labels model, version, metric
@@ -107,8 +118,13 @@ ORPHAN_TIMEOUT: Final = "timeout"
 ORPHAN_OVERFLOW: Final = "overflow"
 EXPORT_REJECTED: Final = "exporter"  # the exporter returned FAILURE or raised
 EXPORT_STORE: Final = "store"  # reading the store for an export pass failed
+SKIP_NO_SPAN: Final = "no_span"  # the prediction was never captured, was pruned, or has no span id
+SKIP_KIND: Final = "kind"  # a kind left out by feedback.phoenix.kinds
+SKIP_REJECTED: Final = "rejected"  # Phoenix refused this annotation alone (HTTP 4xx other than auth/429)
+PHOENIX_MARK: Final = "phoenix"  # the store's high-water mark of the annotation delivery (not emitted)
 OP_ADD_PREDICTIONS: Final = "add_predictions"
 OP_EXPORT: Final = "export"
+OP_ANNOTATIONS: Final = "annotations"
 OP_PERMISSIONS: Final = "permissions"
 DUPLICATE_EVENT: Final = "event"
 DUPLICATE_LABEL: Final = "label"

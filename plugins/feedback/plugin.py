@@ -52,8 +52,9 @@ from plugins.feedback import names as n
 from plugins.feedback._windows import RANKING_TASKS, LabelWindow, RankWindow, ranked_items
 from plugins.feedback.config import FeedbackConfig, parse_config
 from plugins.feedback.events import validate_event
-from plugins.feedback.export import ExportThread, FeedbackExport
+from plugins.feedback.export import ExportPass, ExportThread, FeedbackExport
 from plugins.feedback.performance import PerformanceResult, degraded_metrics
+from plugins.feedback.phoenix import PhoenixSender
 from plugins.feedback.store import (
     JOIN_JOINED,
     JOIN_ORPHAN,
@@ -79,6 +80,9 @@ class FeedbackPlugin:
         self.store: FeedbackStore | None = None
         self.export: FeedbackExport | None = None
         self.export_thread: ExportThread | None = None
+        self.annotations: FeedbackExport | None = None  # [feedback.phoenix]: span annotations
+        self.annotation_thread: ExportThread | None = None
+        self._annotations_down = False
         self.stats: Counter[str] = Counter()
         self._scan = 0
         self._pending: dict[int, StoredFeedback] = {}
@@ -139,7 +143,31 @@ class FeedbackPlugin:
             )
             self.export_thread = ExportThread(self.export, on_error=self._on_export_error)
             self.export_thread.kick()  # rows an earlier process left unexported
+        if cfg.phoenix is not None:
+            self._start_annotations(agent)
         agent.register_feedback_sink(self.log_event)
+
+    def _start_annotations(self, agent: PluginContext) -> None:
+        """Deliver stored feedback to Phoenix as span annotations from the store's own mark, on its own thread."""
+        cfg = self.cfg.phoenix
+        assert cfg is not None and self.store is not None
+        m = agent.meter
+        self._ann_delivered = m.create_counter(n.ANNOTATIONS_DELIVERED, "{annotation}",
+                                               "Feedback events Phoenix accepted as span annotations")
+        self._ann_failures = m.create_counter(n.ANNOTATIONS_FAILURES, "{request}",
+                                              "Annotation batches not accepted (retried), by reason")
+        self._ann_skipped = m.create_counter(n.ANNOTATIONS_SKIPPED, "{event}",
+                                             "Feedback events never sent as annotations, by reason")
+        self._ann_pending = m.create_gauge(n.ANNOTATIONS_PENDING, "{event}",
+                                           "Stored feedback events not yet delivered or skipped")
+        self.annotations = FeedbackExport(
+            self.store, PhoenixSender(cfg), batch_size=cfg.batch, min_backoff_s=cfg.min_backoff_s,
+            max_backoff_s=cfg.max_backoff_s, clock=agent.clock, on_result=self._on_annotations,
+            on_skipped=self._on_annotations_skipped, mark=n.PHOENIX_MARK, hold_pending=True, count_pending=True,
+        )
+        self.annotation_thread = ExportThread(self.annotations, on_error=self._on_annotations_error,
+                                              on_pass=self._on_annotation_pass, name="infersight-feedback-phoenix")
+        self.annotation_thread.kick()  # events an earlier process left undelivered
 
     @hookimpl
     def infersight_shutdown(self, agent: PluginContext) -> None:
@@ -148,11 +176,13 @@ class FeedbackPlugin:
             if self.store is not None:
                 self.join_pass(agent.clock())
                 self._flush_counts()
-            if self.export_thread is not None:
-                self.export_thread.flush(timeout=10.0)
+            for thread in (self.export_thread, self.annotation_thread):
+                if thread is not None:
+                    thread.flush(timeout=10.0)
         finally:
-            if self.export_thread is not None:
-                self.export_thread.stop()
+            for thread in (self.export_thread, self.annotation_thread):
+                if thread is not None:
+                    thread.stop()
             if self.store is not None:
                 self.store.close()
 
@@ -256,8 +286,9 @@ class FeedbackPlugin:
         for key, count in self._predicted.items():
             if count:
                 self._ratio.set(self._labelled[key] / count, _attrs(key))
-        if self.export_thread is not None:
-            self.export_thread.kick()
+        for thread in (self.export_thread, self.annotation_thread):
+            if thread is not None:
+                thread.kick()
 
     # -- joins ------------------------------------------------------------------------
 
@@ -434,6 +465,41 @@ class FeedbackPlugin:
         self._export_fail.add(1, {n.ATTR_REASON: n.EXPORT_STORE})
         self._log_store_error(n.OP_EXPORT, exc)
 
+    # -- Phoenix annotations (called on the annotation thread; OTel instruments are thread-safe) -----
+
+    def _on_annotations(self, count: int, ok: bool) -> None:
+        ann = self.annotations
+        if ok:
+            if count:
+                self._ann_delivered.add(count)
+            self.stats["annotations_delivered"] += count
+            if self._annotations_down and self.ctx is not None and ann is not None:
+                self._annotations_down = False
+                self.ctx.log.info(n.EVENT_ANNOTATIONS_RESUMED, **{n.ATTR_ENDPOINT: _shown(ann)})
+            return
+        reason = (ann.last_reason if ann is not None else None) or n.EXPORT_REJECTED
+        self._ann_failures.add(1, {n.ATTR_REASON: reason})
+        self.stats["annotation_failures"] += 1
+        if not self._annotations_down and self.ctx is not None and ann is not None:
+            self._annotations_down = True  # one warning per outage, not one per retry
+            self.ctx.log.warning(n.EVENT_ANNOTATIONS_FAILED, **{
+                n.ATTR_REASON: reason, n.ATTR_ENDPOINT: _shown(ann), n.ATTR_EXCEPTION_MESSAGE: ann.last_error or ""})
+
+    def _on_annotations_skipped(self, reason: str, count: int) -> None:
+        self._ann_skipped.add(count, {n.ATTR_REASON: reason})
+        self.stats[f"annotations_skipped_{reason}"] += count
+
+    def _on_annotation_pass(self, outcome: ExportPass) -> None:
+        if outcome.pending is not None:
+            self._ann_pending.set(outcome.pending)
+            self.stats["annotations_pending"] = outcome.pending
+
+    def _on_annotations_error(self, exc: BaseException) -> None:
+        # Reading the store for a pass failed (locked, closed): counted, retried on the next kick.
+        self._ann_failures.add(1, {n.ATTR_REASON: n.EXPORT_STORE})
+        self.stats["annotation_failures"] += 1
+        self._log_store_error(n.OP_ANNOTATIONS, exc)
+
     def _log_store_error(self, operation: str, exc: BaseException) -> None:
         if self.ctx is not None:
             self.ctx.log.warning(n.EVENT_STORE_ERROR, **{
@@ -444,6 +510,11 @@ class FeedbackPlugin:
 def make_plugin() -> FeedbackPlugin:
     """A fresh feedback plugin instance for the plugin manager (the ``feedback`` entry point)."""
     return FeedbackPlugin()
+
+
+def _shown(export: FeedbackExport) -> str:
+    sender = export.sender
+    return sender.shown if isinstance(sender, PhoenixSender) else ""
 
 
 def _attrs(key: Key) -> dict[str, str]:

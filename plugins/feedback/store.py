@@ -108,7 +108,9 @@ _INSERT_BATCH = (
     " item_id, position, ts, attributes, received FROM v WHERE true"
     " RETURNING event_id, model, kind"
 )
-_FEEDBACK_COLUMNS = "seq, event_id, prediction_id, kind, value, model, item_id, position, ts, attributes, received"
+_FEEDBACK_COLUMNS = (
+    "seq, event_id, prediction_id, kind, value, model, item_id, position, ts, attributes, received, join_state"
+)
 
 
 class FeedbackStoreError(OSError):
@@ -122,6 +124,7 @@ class StoredFeedback:
     seq: int
     event: FeedbackEvent
     received: float
+    join_state: int = JOIN_PENDING  # JOIN_PENDING until the worker's join pass finds its prediction (or gives up)
 
 
 class _Batch:
@@ -421,13 +424,20 @@ class FeedbackStore(PredictionsMixin):
         )
         return [_stored(r) for r in cur]
 
-    def unexported(self, limit: int = 1000) -> list[StoredFeedback]:
-        """Events after the export mark, oldest first."""
-        return self.after(self.mark("export"), limit)
+    def unexported(self, limit: int = 1000, mark: str = "export") -> list[StoredFeedback]:
+        """Events after the export mark (or another delivery's ``mark``), oldest first."""
+        return self.after(self.mark(mark), limit)
 
-    def mark_exported(self, up_to_seq: int) -> None:
+    def mark_exported(self, up_to_seq: int, mark: str = "export") -> None:
         """Record that an exporter returned SUCCESS for every event up to ``up_to_seq``."""
-        self.set_mark("export", up_to_seq)
+        self.set_mark(mark, up_to_seq)
+
+    def count_after(self, mark: str) -> int:
+        """Events stored after the high-water mark ``mark`` (what a delivery still has to decide on)."""
+        row = self._conn().execute(
+            "SELECT COUNT(*) FROM feedback WHERE seq > COALESCE((SELECT seq FROM marks WHERE name = ?), 0)", (mark,)
+        ).fetchone()
+        return int(row[0])
 
     def set_join_state(self, seqs: Iterable[int], state: int) -> int:
         """Mark events joined or orphan; returns how many were still pending (claimed by this call)."""
@@ -493,4 +503,4 @@ def _stored(r: Sequence[Any]) -> StoredFeedback:
         timestamp=r[8],
         attributes=json.loads(r[9]) if r[9] else {},
     )
-    return StoredFeedback(int(r[0]), event, float(r[10]))
+    return StoredFeedback(int(r[0]), event, float(r[10]), int(r[11]))

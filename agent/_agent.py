@@ -37,6 +37,7 @@ from agent._errors import HIDDEN, ConfigError, describe_exception
 from agent._fileexport import dir_mode, ensure_dir
 from agent._histogram import LatencyHistograms, SdkBulkRecorder
 from agent._ids import IdGenerator
+from agent._jobs import Jobs
 from agent._logging import make_logger
 from agent._plugins import PluginHost
 from agent._runtime import PluginContext
@@ -170,6 +171,7 @@ class Agent:
         self.host = PluginHost(self.log, settings.agent["plugin_max_failures"],
                                configure_timeout=settings.agent["plugin_configure_timeout"])
         self.host.on_error = lambda plugin, hook: self._count_plugin_error()
+        self.jobs = Jobs(self.host)
         clock = self.testing.clock or time.time
         self.context = PluginContext(
             clock=clock,
@@ -182,6 +184,7 @@ class Agent:
             new_log_exporter=self.pipelines.new_log_exporter,
             notify=lambda n, c: self.host.notify(n, c, settings.agent["notify_timeout"]),
             file_mode=settings.agent["file_mode"],
+            defer=self.jobs.submit,
         )
         self.worker = Worker(self)
         self.worker.clock = clock

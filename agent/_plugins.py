@@ -141,6 +141,13 @@ def _run_with_timeout(fn: Callable[[], Any], timeout: float | None) -> tuple[str
     return box[0] if box else ("timeout", None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """What the failure accounting reads from a hook implementation: the plugin's name."""
+
+    plugin_name: str
+
+
 class PluginHost:
     """Owns the pluggy manager; loads plugins and calls hooks with per-plugin guards."""
 
@@ -312,6 +319,19 @@ class PluginHost:
         else:
             self._failed(impl, hook_name, value)
         return False, None
+
+    def run_guarded(self, plugin: object, what: str, work: Callable[[], object]) -> bool:
+        """Run deferred ``work`` of the registered ``plugin`` object with a hook call's guard; skipped once disabled."""
+        name = self.pm.get_name(plugin)
+        if name is None:
+            return False
+        status, value = _run_with_timeout(work, None)
+        named = _Named(name)
+        if status == "ok":
+            self._succeeded(named)
+            return True
+        self._failed(named, what, value)
+        return False
 
     def _succeeded(self, impl: Any) -> None:
         if self._failures.get(impl.plugin_name):

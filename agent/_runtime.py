@@ -35,6 +35,7 @@ class PluginContext:
         new_log_exporter: Callable[[], LogRecordExporter | None] | None = None,
         notify: Callable[[Notification, Channel], bool | None] | None = None,
         file_mode: int = 0o600,
+        defer: Callable[[object, str, Callable[[], object]], bool] | None = None,
     ) -> None:
         self.config = config
         self.data_dir = data_dir
@@ -45,6 +46,7 @@ class PluginContext:
         self._new_log_exporter = new_log_exporter
         self.feedback_sink: Callable[[FeedbackEvent], FeedbackEvent] | None = None
         self._notify = notify
+        self._defer = defer
         self.file_mode = file_mode
         """Mode for files a plugin creates in ``data_dir`` (``agent.file_mode``, owner-only by default)."""
         self.dir_mode = file_mode | ((file_mode & 0o444) >> 2)
@@ -76,6 +78,22 @@ class PluginContext:
     def model(self, name: str) -> ModelInfo:
         """Return the model named ``name``, or a default ``ModelInfo`` when it is unknown."""
         return self._models.get(name) or ModelInfo(name=name)
+
+    def defer(self, plugin: object, what: str, work: Callable[[], object]) -> bool:
+        """Run ``work`` later on the agent's jobs thread, in order with the plugins' other deferred work.
+
+        For work too long for one worker cycle (a window's tests): the worker goes on
+        draining captures and ticking meanwhile, and ``agent.flush()`` waits for it.
+        ``plugin`` is the registered plugin object (``self``): ``work`` runs guarded like one
+        of its hooks (``what`` names it in error events), is skipped once the plugin is
+        disabled, and must take its own locks on state the plugin's hooks also touch. False when the
+        queue is full: the plugin counts what it could not run. Without a jobs thread (a
+        bare context) the work runs at once.
+        """
+        if self._defer is None:
+            work()
+            return True
+        return self._defer(plugin, what, work)
 
     def publish(self, signals: list[Signal]) -> None:
         """Queue signals from any thread; they join the next tick's ``infersight_handle_signals``."""

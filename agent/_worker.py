@@ -58,6 +58,15 @@ class _TickStats:
     durations: list[float] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Flush:
+    """A flush marker: set ``done`` once everything queued before it is processed (``complete``: in time)."""
+
+    deadline: float  # time.monotonic() after which the caller no longer waits
+    done: threading.Event = field(default_factory=threading.Event)
+    complete: bool = True
+
+
 class _ModelStats:
     """Per-model aggregation state owned by the worker thread."""
 
@@ -117,10 +126,10 @@ class Worker:
         """Wait until everything queued before this call is processed and a tick has run; False on timeout."""
         if self._thread is None or not self._thread.is_alive():
             return False
-        done = threading.Event()
-        self.submit("flush", done)
+        marker = _Flush(time.monotonic() + timeout)
+        self.submit("flush", marker)
         self._wake.set()
-        return done.wait(timeout)
+        return marker.done.wait(timeout) and marker.complete
 
     def stop(self, timeout: float) -> None:
         """Drain, call ``infersight_shutdown`` on the worker thread, and stop (bounded by ``timeout``)."""
@@ -140,6 +149,7 @@ class Worker:
         deadline = time.monotonic() + max(self._slice, 1.0)
         while self.queue and time.monotonic() < deadline:  # what was queued before shutdown, bounded
             self._guarded(self._cycle)
+        self.agent.jobs.stop(max(0.0, deadline - time.monotonic()))
         self._guarded(lambda: self._cycle(force_tick=True))
         self._guarded(lambda: self.agent.host.call("infersight_shutdown", agent=self.agent.context))
         self._release_flushes()
@@ -157,26 +167,30 @@ class Worker:
                 pass
 
     def _cycle(self, force_tick: bool = False) -> None:
-        flushes: list[threading.Event] = []
+        flushes: list[_Flush] = []
         # The slice ends early when the tick falls due, so the tick waits for one batch at most.
         until_tick = self._tick_interval - (self.clock() - self._last_tick)
         deadline = time.monotonic() + max(0.0, min(self._slice, until_tick))
         self._drain_stats()
         self._drain_queue(deadline, flushes)
         self._drain_stats()
+        settle_until = max((f.deadline for f in flushes), default=None)
         now = self.clock()
         if force_tick or flushes or now - self._last_tick >= self._tick_interval:
             self._last_tick = now
             self.ticks += 1
-            self._tick(now)
-        for ev in flushes:
-            ev.set()
+            # A flush's tick waits for the plugins' deferred work (window tests) queued before it.
+            complete = self._tick(now, settle_until)
+            for f in flushes:
+                f.complete = complete
+        for f in flushes:
+            f.done.set()
 
     def _release_flushes(self) -> None:
         while self.queue:
             item = self.queue.popleft()
             if type(item) is tuple and item[0] == "flush":
-                item[1].set()
+                item[1].done.set()
 
     # -- stats --------------------------------------------------------------------
 
@@ -237,7 +251,7 @@ class Worker:
 
     # -- captures and control -------------------------------------------------------
 
-    def _drain_queue(self, deadline: float, flushes: list[threading.Event]) -> None:
+    def _drain_queue(self, deadline: float, flushes: list[_Flush]) -> None:
         """Work through the queue in order until it is empty, a flush marker is reached, or ``deadline``."""
         q = self.queue
         chunk: dict[tuple[str, str], list[Capture]] = {}
@@ -312,14 +326,22 @@ class Worker:
 
     # -- tick -----------------------------------------------------------------------
 
-    def _tick(self, now: float) -> None:
+    def _tick(self, now: float, settle_until: float | None = None) -> bool:
+        """Collect and hand on this tick's Signals; with ``settle_until`` (a flush), wait for deferred work first.
+
+        Returns False when deferred work was still running at ``settle_until``.
+        """
         signals = self._model_signals(now)
         signals.extend(self.agent.operational_signals(now))
         for info in list(self.agent.context.models.values()):
             for result in self.agent.host.call("infersight_collect_signals", model=info, now=now):
                 if isinstance(result, list):
                     signals.extend(s for s in result if isinstance(s, Signal))
+        settled = True
+        if settle_until is not None:  # windows this tick closed are tested now; their Signals join this tick
+            settled = self.agent.jobs.wait_idle(max(0.0, settle_until - time.monotonic()))
         signals.extend(self.agent.context.take_published())
         # Every tick, even with no signals: the alert engine advances timers (no-data, repeats,
         # delayed resolves, Alertmanager re-posts) on ticks too.
         self.agent.host.call("infersight_handle_signals", signals=signals, now=now)
+        return settled

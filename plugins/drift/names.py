@@ -32,7 +32,7 @@ ROWS_DROPPED: Final = "ml.drift.rows.dropped"  # counter {row}: model, version, 
 ATTR_MODEL: Final = ATTR_MODEL_NAME
 ATTR_VERSION: Final = ATTR_MODEL_VERSION
 ATTR_FEATURE: Final = ATTR_FEATURE_NAME
-ATTR_TEST: Final = "ml.drift.test"  # ks, ks_tiebreak, cvm, chi2, fisher, mmd, lsdd, none
+ATTR_TEST: Final = "ml.drift.test"  # ks, ks_tiebreak, cvm, chi2, fisher, mmd, lsdd, mmd_vector, none
 ATTR_STAT: Final = "ml.drift.stat"  # count, missing_rate, min, ..., kurtosis, or freq:<category>
 ATTR_SAMPLE: Final = "ml.drift.sample"  # window | reference
 ATTR_REASON: Final = "ml.drift.reason"  # a skip, bad-value or drop reason (below)
@@ -65,8 +65,14 @@ ATTR_COUNT: Final = "ml.drift.count"  # rows with unseen values (new_category); 
 ATTR_EXAMPLES: Final = "ml.drift.examples"  # string array, at most 10 unseen values
 ATTR_REFERENCE_SOURCE: Final = "ml.drift.reference_source"  # set_reference | live
 ATTR_FEATURES: Final = "ml.drift.features"  # string array: features tested
-ATTR_VECTOR_FEATURES: Final = "ml.drift.vector_features"  # string array: list/array-valued features (not tested)
+ATTR_VECTOR_FEATURES: Final = "ml.drift.vector_features"  # string array: list/array-valued (embedding) features
 ATTR_SUMMARIES: Final = "ml.drift.summaries"  # JSON object {feature: summary statistics}
+
+# -- values of ml.drift.test and ml.drift.effect_name for vector (embedding) features --------------
+TEST_VECTOR: Final = "mmd_vector"  # permutation test: max of MMD² (σ, σ/2) and a domain classifier's held-out AUC
+TEST_VECTOR_MMD: Final = "mmd_vector_kernel"  # vector_test = "mmd": the MMD² components only
+TEST_VECTOR_CLASSIFIER: Final = "classifier_vector"  # vector_test = "classifier": the held-out AUC only
+EFFECT_AUC_ABOVE_CHANCE: Final = "auc_above_chance"  # held-out AUC - 0.5 of the domain classifier (0 to 0.5)
 
 # -- log events (all info: findings about the data go to the exported log, not stderr) --------
 EVENT_DETECTED: Final = "ml.drift.detected"  # one per drifted result
@@ -106,7 +112,7 @@ SKIP_REFERENCE_TOO_SMALL: Final = "reference_too_small"
 SKIP_CONSTANT: Final = "constant_feature"
 SKIP_NON_FINITE: Final = "non_finite_values"
 SKIP_TEST_FAILED: Final = "test_failed"
-SKIP_VECTOR: Final = "vector_feature"  # list/array-valued (embedding) feature: no univariate test
+SKIP_VECTOR: Final = "vector_feature"  # list/array-valued (embedding) feature with vector_test = "off"
 SKIP_REASONS: Final = (
     SKIP_WINDOW_TOO_SMALL, SKIP_TOO_FEW_FINITE, SKIP_REFERENCE_TOO_SMALL, SKIP_CONSTANT, SKIP_NON_FINITE,
     SKIP_TEST_FAILED, SKIP_VECTOR,
@@ -118,7 +124,11 @@ BAD_NON_FINITE: Final = "non_finite"  # ±inf in a numeric feature
 BAD_CONSTANT_WINDOW: Final = "constant_window"  # every value of the window equal
 BAD_UNHASHABLE: Final = "unhashable"  # a list/dict in a categorical feature (tested as missing)
 BAD_UNCONVERTIBLE: Final = "unconvertible"  # a value whose conversion raised (its row was dropped)
-BAD_VALUE_REASONS: Final = (BAD_NON_NUMERIC, BAD_NON_FINITE, BAD_CONSTANT_WINDOW, BAD_UNHASHABLE, BAD_UNCONVERTIBLE)
+BAD_VECTOR_DIMENSION: Final = "vector_dimension"  # a vector value of another length (or a scalar): row left out
+BAD_VECTOR_NON_FINITE: Final = "vector_non_finite"  # a vector holding NaN or ±inf: that row left out of the vector test
+BAD_VECTOR_NON_NUMERIC: Final = "vector_non_numeric"  # a vector holding a non-number: that row left out
+BAD_VALUE_REASONS: Final = (BAD_NON_NUMERIC, BAD_NON_FINITE, BAD_CONSTANT_WINDOW, BAD_UNHASHABLE, BAD_UNCONVERTIBLE,
+                            BAD_VECTOR_DIMENSION, BAD_VECTOR_NON_FINITE, BAD_VECTOR_NON_NUMERIC)
 
 # ml.drift.rows.dropped reasons: rows received but not tested
 DROP_UNCONVERTIBLE: Final = "unconvertible_value"  # an int beyond float range, an object whose hash/str/float raised
@@ -127,6 +137,8 @@ DROP_MALFORMED: Final = "malformed_batch"  # columns of different lengths: rows 
 DROP_SAMPLED_OUT: Final = "sampled_out"  # a time window over its size keeps a uniform sample of `size` rows
 DROP_REFERENCE: Final = "used_as_reference"  # the first live rows became the reference (no reference was set)
 DROP_NO_REFERENCE: Final = "no_reference"  # a window closed before any reference existed
+DROP_BACKLOG: Final = "test_backlog"  # a closed window found the agent's jobs queue full (tests running behind)
 DROP_REASONS: Final = (
     DROP_UNCONVERTIBLE, DROP_UNHASHABLE, DROP_MALFORMED, DROP_SAMPLED_OUT, DROP_REFERENCE, DROP_NO_REFERENCE,
+    DROP_BACKLOG,
 )

@@ -6,8 +6,9 @@ and handled here, counted under a named reason:
 
 - a row holding a value no test can use (an int beyond float range, a dict, an object
   whose ``__hash__`` raises) is dropped alone (``ml.drift.rows.dropped``), never its batch;
-- a list/array-valued (embedding) feature is kept out of the tests and each window
-  reports it skipped (``ml.drift.skipped``, reason ``vector_feature``);
+- a list/array-valued (embedding) feature is tested on its own (``plugins.drift.vectors``);
+  a row whose vector has another dimension or holds NaN/inf is left out of that test alone
+  and counted (``ml.drift.bad_values``, reasons ``vector_dimension``, ``vector_non_finite``);
 - strings in a numeric feature, ±inf, lists in a categorical feature are tested as
   missing and counted (``ml.drift.bad_values``).
 
@@ -43,7 +44,7 @@ from agent.plugin import (
 from plugins.drift import names
 from plugins.drift.commands import add_commands
 from plugins.drift.config import DriftConfig, Multivariate, parse_config
-from plugins.drift.detector import ReferenceProfile, build_profile, evaluate
+from plugins.drift.detector import ReferenceProfile, WindowReport, build_profile, evaluate
 from plugins.drift.results import DriftResult
 from plugins.drift.telemetry import Telemetry, signal
 from plugins.drift.values import is_vector, row_problems, to_float, value_problem
@@ -335,40 +336,61 @@ class DriftPlugin:
         stream.windows += 1
         return True
 
-    def _run_window(self, model: ModelInfo, st: _ModelState, w: ClosedWindow) -> None:
-        if not self._account(model, st.inputs, names.STREAM_INPUTS, w):
+    def _defer(self, model: ModelInfo, stream: _Stream, name: str, w: ClosedWindow,
+               work: Callable[[], None]) -> None:
+        """Hand a closed window's tests to the agent's jobs thread (the worker goes on meanwhile)."""
+        if stream.profile is None:
+            self._account(model, stream, name, w)  # counted as dropped: no reference
             return
-        prof = st.inputs.profile
-        assert prof is not None
-        report = evaluate(prof, w.columns, st.config, model=model.name, window_start=w.start, window_end=w.end)
-        number = st.inputs.windows
-        st.pending.extend(self.tel.window(model, report, w, names.STREAM_INPUTS, number))
-        results = list(report.results)
-        if w.outputs is not None and st.outputs.profile is not None:
-            results.extend(self._run_outputs(model, st, w, number))
-        st.latest = tuple(results) + tuple(r for r in st.latest if r.feature == LABEL)
+        assert self.agent is not None  # configured before any window closes
+        if not self.agent.defer(self, "window tests", work):
+            self.tel.dropped(model, name, names.DROP_BACKLOG, w.rows_seen)
+            return
+        self._account(model, stream, name, w)
 
-    def _run_outputs(self, model: ModelInfo, st: _ModelState, w: ClosedWindow, number: int) -> list[DriftResult]:
-        prof = st.outputs.profile
-        assert prof is not None and w.outputs is not None
-        cfg = st.config
+    def _run_window(self, model: ModelInfo, st: _ModelState, w: ClosedWindow) -> None:
+        """Test a closed input window (and its outputs) off the worker; called with the lock held."""
+        prof, out_prof, cfg, number = st.inputs.profile, st.outputs.profile, st.config, st.inputs.windows + 1
+        width = st.outputs.vector_width
+
+        def work() -> None:
+            assert prof is not None
+            report = evaluate(prof, w.columns, cfg, model=model.name, window_start=w.start, window_end=w.end)
+            outputs = None
+            if w.outputs is not None and out_prof is not None:
+                outputs = self._test_outputs(model, out_prof, width, cfg, w)
+            with self._lock:
+                found = self.tel.window(model, report, w, names.STREAM_INPUTS, number)
+                results = list(report.results)
+                if outputs is not None:
+                    results.extend(self._publish_outputs(model, st, outputs, w, number, found))
+                st.latest = tuple(results) + tuple(r for r in st.latest if r.feature == LABEL)
+            assert self.agent is not None
+            self.agent.publish(found)  # joins the next tick (a flush's tick waits for this)
+
+        self._defer(model, st.inputs, names.STREAM_INPUTS, w, work)
+
+    def _test_outputs(self, model: ModelInfo, prof: ReferenceProfile, width: int, cfg: DriftConfig,
+                      w: ClosedWindow) -> tuple[WindowReport | None, list[Signal]]:
+        """The output window's tests and its Signals (touches no shared state: runs on the jobs thread)."""
+        assert w.outputs is not None
+        found: list[Signal] = []
         outputs = np.asarray(w.outputs)
         if outputs.dtype.kind == "O" and outputs.ndim == 1:
             # Rows whose outputs became the output reference (or were not captured) carry None.
             present = np.fromiter((o is not None for o in outputs.tolist()), dtype=bool, count=len(outputs))
             outputs = outputs[present]
             if not outputs.size:
-                return []
-        if st.outputs.vector_width:
+                return None, found
+        if width:
             matrix = _output_matrix(outputs)
             if matrix is None:
                 self.tel.bad_values(model, OUTPUT, names.BAD_NON_NUMERIC, len(outputs))
-                return []
-            if matrix.shape[1] != st.outputs.vector_width:
-                st.pending.append(signal(names.SIGNAL_NEW_OUTPUT_CLASS, float(matrix.shape[1]), model,
-                                               OUTPUT, {"reference_width": st.outputs.vector_width,
-                                                        "window_width": matrix.shape[1]}, w.end))
-                return []
+                return None, found
+            if matrix.shape[1] != width:
+                found.append(signal(names.SIGNAL_NEW_OUTPUT_CLASS, float(matrix.shape[1]), model, OUTPUT,
+                                    {"reference_width": width, "window_width": matrix.shape[1]}, w.end))
+                return None, found
             cols = {f"{OUTPUT}_{i}": matrix[:, i] for i in range(matrix.shape[1])}
             mv = cfg.multivariate if cfg.multivariate is not Multivariate.OFF else Multivariate.MMD
             report = evaluate(prof, cols, replace(cfg, multivariate=mv), model=model.name, window_start=w.start,
@@ -384,13 +406,21 @@ class DriftPlugin:
                 if vals.size:
                     outside = int(np.count_nonzero((vals < ref.min) | (vals > ref.max)))
                     if outside:
-                        st.pending.append(signal(
+                        found.append(signal(
                             names.SIGNAL_OUTPUT_OUT_OF_RANGE, outside / vals.size, model, OUTPUT,
                             {"count": outside, "reference_min": ref.min, "reference_max": ref.max}, w.end))
+        return report, found
+
+    def _publish_outputs(self, model: ModelInfo, st: _ModelState, tested: tuple[WindowReport | None, list[Signal]],
+                         w: ClosedWindow, number: int, found: list[Signal]) -> list[DriftResult]:
+        """Record an output window's results (with the lock held); its Signals are added to ``found``."""
+        report, signals = tested
+        found.extend(signals)
+        if report is None:
+            return []
         self.tel.window_closed(model, names.STREAM_OUTPUTS)
         st.outputs.windows = number
-        st.pending.extend(self.tel.window(model, report, w, names.STREAM_OUTPUTS, number,
-                                          names.SIGNAL_NEW_OUTPUT_CLASS))
+        found.extend(self.tel.window(model, report, w, names.STREAM_OUTPUTS, number, names.SIGNAL_NEW_OUTPUT_CLASS))
         return list(report.results)
 
     def _run_labels(self, model: ModelInfo, st: _ModelState, w: ClosedWindow) -> None:

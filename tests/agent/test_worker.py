@@ -157,6 +157,83 @@ def test_flush_reports_what_did_not_finish() -> None:
         assert agent.flush(10)
 
 
+class Deferring:
+    """Defers one job per batch; each job waits for ``release`` and then publishes a Signal."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.ticked = threading.Event()
+        self.accepted: list[bool] = []
+        self.ran = 0
+        self.fail_with: BaseException | None = None
+
+    def infersight_configure(self, config: dict[str, Any], agent: Any) -> None:
+        self.agent = agent
+
+    def infersight_process_records(self, model: ModelInfo, records: RecordBatch) -> None:
+        def work() -> None:
+            self.started.set()
+            self.release.wait(30)
+            if self.fail_with is not None:
+                raise self.fail_with
+            self.ran += 1
+            self.agent.publish([Signal("deferred.done", float(self.ran), {"model": model.name})])
+
+        self.accepted.append(self.agent.defer(self, "test work", work))
+
+    def infersight_handle_signals(self, signals: list[Signal], now: float) -> None:
+        self.ticked.set()
+
+
+def test_deferred_work_runs_off_the_worker_and_a_flush_waits_for_it() -> None:
+    plugin = Deferring()
+    with capture_telemetry(register=[("deferring", plugin)], models={"m": {"capture": True}},
+                           agent={"tick_interval": 0.05}) as tel:
+
+        @agent.monitor(model="m")
+        def predict(x: dict[str, float]) -> float:
+            return 0.0
+
+        predict({"a": 1.0})
+        assert not agent.flush(0.3)  # the deferred job is still waiting: the flush says so
+        plugin.ticked.clear()
+        assert plugin.ticked.wait(10)  # ...while the worker goes on ticking
+        predict({"a": 2.0})  # and on draining: the second batch queues a second job
+        plugin.release.set()
+        result = agent.flush(30)
+        assert result and result.pending == ()
+        assert plugin.ran == 2 and plugin.accepted == [True, True]
+        assert [s.value for s in tel.signals if s.name == "deferred.done"] == [1.0, 2.0]
+
+
+def test_deferred_work_is_bounded_and_its_failures_are_contained() -> None:
+    plugin = Deferring()
+    with capture_telemetry(register=[("deferring", plugin)], models={"m": {"capture": True}},
+                           agent={"tick_interval": 3600, "plugin_max_failures": 3}) as tel:
+
+        @agent.monitor(model="m")
+        def predict(x: dict[str, float]) -> float:
+            return 0.0
+
+        predict({"a": 0.0})
+        assert not tel.flush(0.05)
+        assert plugin.started.wait(10)  # the first job is running; 8 more may wait, the rest are refused
+        for i in range(11):  # one batch each
+            predict({"a": float(i)})
+            assert not tel.flush(0.05)
+        assert plugin.accepted == [True] * 9 + [False] * 3
+        plugin.fail_with = SystemExit(3)  # contained like a hook's failure, counted, the plugin disabled
+        plugin.release.set()
+        assert agent.flush(30)
+        assert plugin.ran == 0
+        errors = sum(p.value for p in tel.metric_points("ml.agent.plugin_errors"))
+        assert errors == 3  # then disabled: its remaining jobs are skipped
+        assert tel.plugin("deferring") is None
+        predict({"a": 0.0})
+        assert agent.flush(10)  # the worker and the jobs thread survived
+
+
 _values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-(10**400), max_value=10**400),
     st.text(max_size=5), st.none(), st.booleans(), st.lists(st.floats(allow_nan=False), max_size=3),

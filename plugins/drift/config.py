@@ -26,6 +26,7 @@ from agent.plugin import (
     integer,
     non_negative,
     nonempty_string,
+    number_between,
     parse_models,
     positive_int,
     probability,
@@ -33,6 +34,7 @@ from agent.plugin import (
 )
 from plugins.drift.correction import Correction
 from plugins.drift.reduction import Reduction
+from plugins.drift.vectors import VectorTest
 
 
 class Multivariate(Enum):
@@ -46,6 +48,7 @@ class Multivariate(Enum):
 DEFAULT_WINDOW = Window("count", 1000, 60.0)
 NUMERIC_TESTS = ("ks", "cvm")
 CATEGORICAL_TESTS = ("chi2",)
+MIN_VECTOR_ROWS = 10  # vector_reference_rows at least: fewer reference rows cannot give a permutation test power
 DISCRETE = "discrete"  # a feature_types value of its own: integer codes with few values (tie-aware tests)
 
 
@@ -58,7 +61,8 @@ class DriftConfig:
     its noise-corrected effect is at least its threshold: Wasserstein-1 in reference σ for
     numerics (``threshold_numeric``), total variation distance for categoricals, booleans and
     discrete features (``threshold_categorical``, a share of rows), and for the joint test the
-    one-feature mean shift in σ with the same MMD (``threshold_multivariate``).
+    one-feature mean shift in σ with the same MMD (``threshold_multivariate``); for a vector
+    (embedding) feature, the domain classifier's held-out AUC above 0.5 (``threshold_vector``).
     """
 
     window: Window = DEFAULT_WINDOW
@@ -70,12 +74,16 @@ class DriftConfig:
     threshold_numeric: float = 0.1
     threshold_categorical: float = 0.1
     threshold_multivariate: float = 0.1
+    threshold_vector: float = 0.05  # held-out AUC - 0.5 of a classifier telling window from reference vectors
     multivariate: Multivariate = Multivariate.MMD
     permutations: int = 100
     reduction: Reduction = Reduction.AUTO
     n_components: int = 32
     bandwidth: float | None = None
     joint_reference_rows: int = 5000
+    vector_test: VectorTest = VectorTest.BOTH
+    vector_components: int = 16
+    vector_reference_rows: int = 1000
     discrete_levels: int = 20
     discrete_features: frozenset[str] = frozenset()
     bins: int = 10
@@ -107,14 +115,16 @@ def _tests(key: str, value: Any) -> dict[str, str]:
 
 
 def _thresholds(key: str, value: Any) -> dict[str, float]:
-    """``{numeric, categorical, multivariate}`` effect-size thresholds, each a finite number >= 0."""
+    """``{numeric, categorical, multivariate, vector}`` effect-size thresholds, each a finite number >= 0
+    (``vector`` at most 0.5: an AUC above chance)."""
     if not isinstance(value, Mapping):
-        raise ConfigError(key, value, "a table {numeric, categorical, multivariate} of numbers >= 0")
+        raise ConfigError(key, value, "a table {numeric, categorical, multivariate, vector} of numbers >= 0")
     out: dict[str, float] = {}
     for k, v in value.items():
-        if k not in ("numeric", "categorical", "multivariate"):
-            raise ConfigError(f"{key}.{k}", v, "one of the keys numeric, categorical, multivariate")
-        out[str(k)] = non_negative(f"{key}.{k}", v)
+        if k not in ("numeric", "categorical", "multivariate", "vector"):
+            raise ConfigError(f"{key}.{k}", v, "one of the keys numeric, categorical, multivariate, vector")
+        out[str(k)] = (number_between(0.0, 0.5)(f"{key}.{k}", v) if k == "vector"
+                       else non_negative(f"{key}.{k}", v))
     return out
 
 
@@ -169,6 +179,9 @@ KEYS: dict[str, Key] = {
     "n_components": Key(positive_int, _D.n_components),
     "bandwidth": Key(_bandwidth, _D.bandwidth),
     "joint_reference_rows": Key(int_at_least(2), _D.joint_reference_rows),
+    "vector_test": Key(enum_of(VectorTest), _D.vector_test),
+    "vector_components": Key(positive_int, _D.vector_components),
+    "vector_reference_rows": Key(int_at_least(MIN_VECTOR_ROWS), _D.vector_reference_rows),
     "discrete_levels": Key(int_at_least(2), _D.discrete_levels),
     "bins": Key(positive_int, _D.bins),
     "reference_from_live": Key(positive_int, _D.reference_from_live),
@@ -198,7 +211,8 @@ def _build(values: Mapping[str, Any], parent: Mapping[str, Any] | None = None) -
     tests = {"numeric": _D.numeric_test, "categorical": _D.categorical_test,
              **up.get("tests", {}), **values["tests"]}
     thresholds = {"numeric": _D.threshold_numeric, "categorical": _D.threshold_categorical,
-                  "multivariate": _D.threshold_multivariate, **up.get("thresholds", {}), **values["thresholds"]}
+                  "multivariate": _D.threshold_multivariate, "vector": _D.threshold_vector,
+                  **up.get("thresholds", {}), **values["thresholds"]}
     feature_types, discrete = split_feature_types({**up.get("feature_types", {}), **values["feature_types"]})
     return DriftConfig(
         window=values["window"],
@@ -210,12 +224,16 @@ def _build(values: Mapping[str, Any], parent: Mapping[str, Any] | None = None) -
         threshold_numeric=thresholds["numeric"],
         threshold_categorical=thresholds["categorical"],
         threshold_multivariate=thresholds["multivariate"],
+        threshold_vector=thresholds["vector"],
         multivariate=values["multivariate"],
         permutations=values["permutations"],
         reduction=values["reduction"],
         n_components=values["n_components"],
         bandwidth=values["bandwidth"],
         joint_reference_rows=values["joint_reference_rows"],
+        vector_test=values["vector_test"],
+        vector_components=values["vector_components"],
+        vector_reference_rows=values["vector_reference_rows"],
         discrete_levels=values["discrete_levels"],
         discrete_features=discrete,
         bins=values["bins"],

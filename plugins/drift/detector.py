@@ -9,6 +9,12 @@ broken at random for discrete features, or CvM; chi-square or Fisher for categor
 joint permutation test over every feature (``plugins.drift.joint``), each effect corrected
 for the window size with the null read off the same permutations, then one verdict rule
 (``plugins.drift.verdict``).
+
+A vector (list/array-valued, embedding) feature is tested on its own as one multivariate
+feature (``plugins.drift.vectors``): its p-value joins the per-feature family (Bonferroni or
+BH) and the verdict rule is the same, but the window's joint test is not its gate, since the
+joint test never sees vector features (its own permutation test is exact at α, so the gate
+is not needed for its level either).
 """
 
 from __future__ import annotations
@@ -37,6 +43,15 @@ from plugins.drift.stats import (
 )
 from plugins.drift.summary import FeatureSummary, summarize_counts, summarize_numeric
 from plugins.drift.values import categorical_values, is_vector, tally, to_float
+from plugins.drift.vectors import (
+    VectorMatrix,
+    VectorProfile,
+    VectorTest,
+    fit_vectors,
+    run_vectors,
+    vector_effects,
+    vector_matrix,
+)
 from plugins.drift.verdict import decide, noise_corrected
 
 VANISHED_MIN_EXPECTED = 5.0  # a reference category absent from a window is reported when >= 5 rows were expected
@@ -81,7 +96,8 @@ class ReferenceProfile:
     summaries: Mapping[str, FeatureSummary]
     joint: JointProfile | None  # the reference rows every window test pools with the window
     invalid: Mapping[str, int] = field(default_factory=dict)  # non-numeric values seen in numeric columns
-    vectors: tuple[str, ...] = ()  # list/array-valued features: known, never tested one by one
+    vectors: tuple[str, ...] = ()  # list/array-valued (embedding) features, each tested as one vector feature
+    vector_profiles: Mapping[str, VectorProfile | None] = field(default_factory=dict)  # None: too few valid rows
 
     @property
     def features(self) -> frozenset[str]:
@@ -148,7 +164,8 @@ def _clean(columns: Mapping[str, np.ndarray], types: Mapping[str, FeatureType]) 
 def build_profile(columns: Mapping[str, np.ndarray], config: DriftConfig) -> ReferenceProfile:
     """Summarise reference columns: types, sorted values, bins, levels, categories, summaries, test rows.
 
-    List/array-valued features are recorded as vectors and left out of every test.
+    List/array-valued features are recorded as vectors, left out of the scalar and joint tests
+    and profiled for their own test (unless ``vector_test = "off"``).
     """
     cols = {k: (v if isinstance(v, np.ndarray) else np.asarray(v)) for k, v in columns.items()}
     vectors = frozenset(k for k, v in cols.items() if is_vector(v))
@@ -175,7 +192,13 @@ def build_profile(columns: Mapping[str, np.ndarray], config: DriftConfig) -> Ref
         categorical[name] = CategoricalProfile(counts)
         summaries[name] = summarize_counts(name, len(values), counts)
     jp = fit_joint(clean.numeric, clean.categorical, levels, n_rows, config)
-    return ReferenceProfile(n_rows, types, numeric, categorical, summaries, jp, invalid, tuple(sorted(vectors)))
+    vector_profiles: dict[str, VectorProfile | None] = {}
+    if config.vector_test is not VectorTest.OFF:
+        for name in sorted(vectors):
+            vector_profiles[name] = fit_vectors(vector_matrix(cols[name]), config.vector_components,
+                                                config.vector_reference_rows, config.seed)
+    return ReferenceProfile(n_rows, types, numeric, categorical, summaries, jp, invalid, tuple(sorted(vectors)),
+                            vector_profiles)
 
 
 def _discrete_levels(ref: SortedReference, max_levels: int, force: bool) -> np.ndarray | None:
@@ -213,8 +236,11 @@ def evaluate(
 ) -> WindowReport:
     """Test one window against the reference: per-feature tests, the joint test, corrected effects, verdicts.
 
-    Vector (list/array-valued) features give a result skipped as ``vector_feature``; values a
-    test cannot use are counted in ``issues`` and tested as missing, never raised.
+    Each vector (list/array-valued) feature gets its own test (``plugins.drift.vectors``; skipped
+    as ``vector_feature`` when ``vector_test = "off"``), in the correction family but not gated
+    by the joint test. Values a test cannot use are counted in ``issues`` and tested as missing
+    (a vector of the wrong dimension, or holding NaN/inf, leaves that row out of its test),
+    never raised.
     """
     n_window = max((len(c) for c in window.values()), default=0)
     selected = [f for f in (features or tuple(profile.types)) if f in profile.types]
@@ -241,16 +267,19 @@ def evaluate(
     pending += _categorical_results(profile, clean, selected, config, base, summaries)
 
     pending = [_with_null(r, profile, outcome) for r in pending]
-    corrected = correct([r.p_value for r in pending], config.correction)
+    vector_pending = ([_vector_result(f, window[f], profile, config, base, issues)
+                       for f in profile.vectors if f in window] if features is None else [])
+    corrected = correct([r.p_value for r in [*pending, *vector_pending]], config.correction)
     gate: bool | None = None
     joint_result: DriftResult | None = None
     if kernel and (profile.joint is not None or joint_skip is not None):
         joint_result = _joint_result(outcome, joint_skip, config, base, joint_name)
         if outcome is not None and not math.isnan(outcome.p_value):
             gate = joint_result.significant
-    results = [decide(r, cp, config.alpha, gate=gate) for r, cp in zip(pending, corrected, strict=True)]
-    if features is None:
-        results.extend(_vector_result(f, base) for f in profile.vectors if f in window)
+    results = [decide(r, cp, config.alpha, gate=gate) for r, cp in zip(pending, corrected[:len(pending)], strict=True)]
+    # A vector feature's own test is exact at α and the joint test never saw it: no gate.
+    results.extend(decide(r, cp, config.alpha) for r, cp in zip(vector_pending, corrected[len(pending):],
+                                                                 strict=True))
     if joint_result is not None:
         results.append(joint_result)
     return WindowReport(tuple(results), summaries, schema, tuple(issues))
@@ -397,11 +426,40 @@ def _joint_result(outcome: JointOutcome | None, skip: str | None, config: DriftC
     return decide(r, outcome.p_value, config.alpha)
 
 
-def _vector_result(feature: str, base: Mapping[str, object]) -> DriftResult:
+_VECTOR_TEST_NAMES = {VectorTest.BOTH: names.TEST_VECTOR, VectorTest.MMD: names.TEST_VECTOR_MMD,
+                      VectorTest.CLASSIFIER: names.TEST_VECTOR_CLASSIFIER, VectorTest.OFF: "none"}
+
+
+def _vector_result(feature: str, column: np.ndarray, profile: ReferenceProfile, config: DriftConfig,
+                   base: Mapping[str, object], issues: list[tuple[str, str, int]]) -> DriftResult:
+    """One vector feature's test (not yet corrected or decided); rows it cannot use are counted in ``issues``."""
+    test = _VECTOR_TEST_NAMES[config.vector_test]
+    vp = profile.vector_profiles.get(feature)
+    skip: str | None = None
+    vm: VectorMatrix | None = None
+    if config.vector_test is VectorTest.OFF or feature not in profile.vector_profiles:
+        skip = names.SKIP_VECTOR
+    elif vp is None:
+        skip = names.SKIP_REFERENCE_TOO_SMALL
+    else:
+        vm = vector_matrix(column if isinstance(column, np.ndarray) else np.asarray(column), vp.dim)
+        issues.extend((feature, reason, count) for reason, count in vm.issues.items() if count)
+        if vm.matrix.shape[0] < max(config.min_window, 2):
+            skip = names.SKIP_WINDOW_TOO_SMALL if not vm.issues else names.SKIP_TOO_FEW_FINITE
+    if skip is not None or vp is None or vm is None:
+        return DriftResult(
+            feature=feature, test=test, statistic=math.nan, p_value=math.nan, corrected_p_value=math.nan,
+            effect_size=math.nan, effect_name=names.EFFECT_AUC_ABOVE_CHANCE, threshold=config.threshold_vector,
+            drifted=False, skipped=skip, n_reference=vp.n_rows if vp is not None else 0, **base,  # type: ignore[arg-type]
+        )
+    out = run_vectors(vp, vm.matrix, permutations=config.permutations, seed=config.seed, test=config.vector_test)
     return DriftResult(
-        feature=feature, test="none", statistic=math.nan, p_value=math.nan, corrected_p_value=math.nan,
-        effect_size=math.nan, effect_name="none", threshold=math.nan, drifted=False, skipped=names.SKIP_VECTOR,
-        n_reference=0, verdict="skipped", **base,  # type: ignore[arg-type]
+        feature=feature, test=test, statistic=out.statistic, p_value=out.p_value, corrected_p_value=math.nan,
+        effect_size=out.auc_effect, effect_name=names.EFFECT_AUC_ABOVE_CHANCE, threshold=config.threshold_vector,
+        drifted=False, skipped=None if not math.isnan(out.p_value) else names.SKIP_TEST_FAILED,
+        n_reference=out.n_reference, effects=vector_effects(out), null_effect=out.auc_null,
+        corrected_effect=noise_corrected(out.auc_effect, out.auc_null),
+        **{**base, "n_window": out.n_window},  # type: ignore[arg-type]
     )
 
 

@@ -27,7 +27,7 @@ def embeddings(rng: np.random.Generator, n: int, shift: float = 0.0) -> list[lis
     return [list(map(float, v)) for v in rng.normal(shift, 1.0, (n, 8))]
 
 
-def test_an_embedding_feature_is_skipped_and_counted_and_the_other_features_are_tested() -> None:
+def test_an_embedding_feature_is_tested_on_its_own_and_the_other_features_are_tested() -> None:
     rng = np.random.default_rng(0)
     with run_plugin("drift", config={"drift": SMALL}) as h:
         ref = rows(columns(rng, 400))
@@ -42,8 +42,8 @@ def test_an_embedding_feature_is_skipped_and_counted_and_the_other_features_are_
         assert h.plugin_errors == 0
         latest = {r.feature: r for r in h.plugin("drift").latest("fraud")}
         assert latest["amount"].drifted and latest["country"].skipped is None
-        assert latest["embedding"].skipped == names.SKIP_VECTOR
-        assert by(h, names.SKIPPED, names.ATTR_FEATURE, names.ATTR_REASON) == {("embedding", names.SKIP_VECTOR): 1}
+        assert latest["embedding"].test == names.TEST_VECTOR and latest["embedding"].drifted
+        assert by(h, names.SKIPPED, names.ATTR_FEATURE, names.ATTR_REASON) == {}
         ref_event = h.events(names.EVENT_REFERENCE)[0]
         assert ref_event[names.ATTR_VECTOR_FEATURES] == ("embedding",)
         assert "embedding" not in ref_event[names.ATTR_FEATURES]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from plugins.drift import names
 from plugins.drift.config import NUMERIC_TESTS, DriftConfig, Multivariate
 from plugins.drift.detector import SchemaChange, build_profile, evaluate
 from plugins.drift.results import MULTIVARIATE, DriftResult
@@ -31,7 +32,8 @@ class OfflineReport:
     @property
     def rule(self) -> str:
         """The verdict rule with its α, family split and thresholds, in words."""
-        return rule_text(self.config, joint=self.multivariate is not None)
+        return rule_text(self.config, joint=self.multivariate is not None,
+                         vectors=any(r.effect_name == names.EFFECT_AUC_ABOVE_CHANCE for r in self.results))
 
     @property
     def drifted(self) -> bool:
@@ -83,8 +85,9 @@ def compare(
     return OfflineReport(window.results, dict(profile.summaries), dict(window.summaries), window.schema, cfg)
 
 
-def rule_text(config: DriftConfig, *, joint: bool) -> str:
-    """How the verdict was reached: α, how it is shared, and the effect thresholds with their units."""
+def rule_text(config: DriftConfig, *, joint: bool, vectors: bool = False) -> str:
+    """How the verdict was reached: α, how it is shared, and the effect thresholds with their units
+    (``vectors``: with the rule of vector (embedding) features)."""
     corr = {"bonferroni": "Bonferroni", "bh": "Benjamini-Hochberg", "none": "no"}[config.correction.value]
     if joint:
         family = (f"alpha {config.alpha:g}: joint permutation test at {config.alpha:g}; features at {config.alpha:g} "
@@ -96,6 +99,9 @@ def rule_text(config: DriftConfig, *, joint: bool) -> str:
                   f"{config.threshold_numeric:g} sd; categorical, "
                   f"boolean, discrete TVD >= {config.threshold_categorical:g} (share of rows); joint >= "
                   f"{config.threshold_multivariate:g} sd (as a one-feature mean shift)")
+    if vectors:
+        thresholds += (f"; vector features (own permutation test, in the correction family, not gated by the joint "
+                       f"test): held-out AUC above chance >= {config.threshold_vector:g}")
     return family + "\n" + thresholds
 
 
@@ -171,7 +177,7 @@ def report_to_json(report: OfflineReport) -> dict[str, Any]:
         "rule": {"alpha": cfg.alpha, "correction": cfg.correction.value,
                  "joint": report.multivariate is not None, "noise_quantile": NOISE_QUANTILE,
                  "thresholds": {"numeric": cfg.threshold_numeric, "categorical": cfg.threshold_categorical,
-                                "multivariate": cfg.threshold_multivariate}},
+                                "multivariate": cfg.threshold_multivariate, "vector": cfg.threshold_vector}},
         "results": [result(r) for r in report.results],
         "summaries": {
             "reference": {k: summary(v) for k, v in report.reference_summaries.items()},

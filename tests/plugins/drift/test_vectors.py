@@ -242,3 +242,26 @@ def test_vector_keys_are_checked_at_init_naming_the_key_and_layered_per_model() 
         search = {r.feature: r for r in h.plugin("drift").latest("search")}["embedding"]
     assert fraud.skipped == names.SKIP_VECTOR
     assert search.skipped is None and search.threshold == 0.2
+
+
+def test_the_offline_command_tests_a_parquet_column_of_lists(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import json
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from plugins.drift.commands import add_commands
+
+    rng = np.random.default_rng(11)
+    for name, n, shift in (("ref", 400, 0.0), ("cur", 150, 0.8)):
+        pq.write_table(pa.table({"amount": rng.normal(size=n), "emb": rng.normal(shift, 1.0, (n, 6)).tolist()}),
+                       tmp_path / f"{name}.parquet")
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers())
+    args = parser.parse_args(["drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--json"])
+    assert args.func(args) == 1
+    out = json.loads(capsys.readouterr().out)
+    emb = next(r for r in out["results"] if r["feature"] == "emb")
+    assert emb["test"] == names.TEST_VECTOR and emb["drifted"] and emb["effect_name"] == "auc_above_chance"
+    assert out["rule"]["thresholds"]["vector"] == 0.05

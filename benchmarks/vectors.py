@@ -21,14 +21,17 @@ Printed per (shift, n): the rate of windows whose p-value is below α = 0.05 ("s
 windows with the drift verdict (significant and the noise-corrected AUC above chance at least
 the default threshold 0.05, "drift"), the mean held-out AUC and its noise-corrected excess,
 and the cost per window of the whole vector test against ``mmd_test`` (the quadratic MMD test
-function, 100 permutations) on the same projected rows.
-Run: ``.venv/bin/python benchmarks/vectors.py [--nulls 200] [--draws 50]``.
+function, 100 permutations) on the same projected rows. Then the cost per window of a 384-d
+vector (a sentence-embedding size; synthetic correlated Gaussian vectors, 3,000 reference
+rows) at n = 100, 500 and 1,000, again against ``mmd_test`` alone on the projected rows.
+Run: ``.venv/bin/python benchmarks/vectors.py [--nulls 200] [--draws 50] [--shifts ...] [--sizes ...]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -156,6 +159,8 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
     parser.add_argument("--draws", type=int, default=50, help="draws per shift and window size")
     parser.add_argument("--sizes", nargs="*", type=int, default=list(SIZES))
     parser.add_argument("--shifts", nargs="*", default=list(SHIFTS))
+    parser.add_argument("--sizes-cost", nargs="*", type=int, default=[100, 500, 1000],
+                        help="window sizes of the 384-d cost table")
     args = parser.parse_args(argv)
     X, y = digits()
     out(f"digits {X.shape[0]} x {X.shape[1]}; {args.nulls} null splits and {args.draws} draws per shift and n; "
@@ -172,7 +177,40 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) 
                 out(f"{c.shift:10}{c.n:>5}{c.trials:>7}{c.significant:7.3f}{c.drifted:7.3f}{c.auc:7.3f}"
                     f"{c.corrected:7.3f}  {c.seconds_vector * 1e3:9.1f}{c.seconds_mmd * 1e3:12.1f}"
                     f"{c.seconds_vector / c.seconds_mmd:7.2f}")
+        out(f"\ncost per window, {DIM}-d vectors, reference {COST_REFERENCE} rows (best of {COST_REPEATS} runs)")
+        out(f"{'n':>6}{'vector ms':>11}{'mmd_test ms':>13}{'ratio':>7}{'profile ms':>12}")
+        for n, vec, mmd, fit in cost_384(args.sizes_cost):
+            out(f"{n:>6}{vec * 1e3:11.1f}{mmd * 1e3:13.1f}{vec / mmd:7.2f}{fit * 1e3:12.1f}")
     return cells
+
+
+DIM = 384
+COST_REFERENCE = 3000
+COST_REPEATS = 5
+
+
+def cost_384(sizes: Sequence[int], config: DriftConfig = DEFAULT) -> list[tuple[int, float, float, float]]:
+    """(n, seconds of the vector test, of ``mmd_test`` alone, of building the profile) per window size."""
+    rng = np.random.default_rng(0)
+    mix = rng.normal(size=(DIM, DIM)) / np.sqrt(DIM)
+    ref = rng.normal(size=(COST_REFERENCE, DIM)) @ mix
+    t0 = time.perf_counter()
+    profile = fit_vectors(vector_matrix(ref), config.vector_components, config.vector_reference_rows, 0)
+    fit = time.perf_counter() - t0
+    assert profile is not None
+    rows: list[tuple[int, float, float, float]] = []
+    for n in sizes:
+        W = rng.normal(size=(n, DIM)) @ mix
+        vec = mmd = math.inf
+        for seed in range(COST_REPEATS):
+            t0 = time.perf_counter()
+            run_vectors(profile, W, permutations=config.permutations, seed=seed)
+            vec = min(vec, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            mmd_test(profile.projected, profile.project(W), permutations=config.permutations, seed=seed)
+            mmd = min(mmd, time.perf_counter() - t0)
+        rows.append((n, vec, mmd, fit))
+    return rows
 
 
 if __name__ == "__main__":

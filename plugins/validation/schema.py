@@ -2,7 +2,8 @@
 
 A schema says, per feature, what a healthy value looks like: its type, whether it
 must be present and non-null, its range, its allowed categories, its regex, its
-length (list features) and how much of it may be missing over a window. Config
+length and Euclidean norm range (list features: embeddings) and how much of it may be
+missing over a window. Config
 overrides inferred values field by field, so a person can infer a schema from
 training data and then tighten it.
 
@@ -13,6 +14,10 @@ reference's own distribution routinely lands a little beyond them. Each bound si
 heavier tail gets a wider margin on its own side. A bound never crosses zero when
 the reference never did (a feature never seen negative keeps ``min >= 0``), and an
 ``int`` feature's bounds are rounded outward. ``tolerance = 0`` pins the observed range.
+A numeric list feature of one length (an embedding) gets ``norm_min``/``norm_max`` by the
+same rule applied to its vectors' Euclidean norms, and at least ``NORM_SLACK`` (1e-4) of the
+largest norm beyond the observed ones, so normalised embeddings (every norm 1 up to rounding)
+keep fresh vectors' float32 rounding inside the range.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from agent.plugin import (
     enum_of,
     infer_feature_types,
     int_at_least,
+    non_negative,
     optional,
     parse_table,
     ratio,
@@ -65,7 +71,8 @@ class ValueType(Enum):
     BOOL = "bool"
     CATEGORICAL = "categorical"
     STRING = "string"
-    LIST = "list"  # a list, tuple or array per row (an embedding, a token list); ``dim`` checks its length
+    LIST = "list"  # a list, tuple or array per row (an embedding, a token list); ``dim`` checks its length,
+    # ``norm_min``/``norm_max`` the Euclidean norm of a numeric one
 
 
 NUMERIC_TYPES = frozenset({ValueType.FLOAT, ValueType.INT})
@@ -93,6 +100,8 @@ class FeatureSchema:
     regex: str | None = None
     sensitive: bool = False
     dim: int | None = None
+    norm_min: float | None = None  # list features: bounds on the Euclidean norm of a numeric vector
+    norm_max: float | None = None
 
     @property
     def pattern(self) -> re.Pattern[str] | None:
@@ -156,6 +165,8 @@ FEATURE_KEYS: dict[str, Key] = {
     "regex": Key(optional(regex), None),
     "sensitive": Key(boolean, False),
     "dim": Key(optional(int_at_least(0)), None),
+    "norm_min": Key(optional(non_negative), None),
+    "norm_max": Key(optional(non_negative), None),
 }
 
 
@@ -167,6 +178,8 @@ def _apply(base: FeatureSchema, data: Any, key: str) -> FeatureSchema:
     out = replace(base, **values)
     if out.min is not None and out.max is not None and out.min > out.max:
         raise ConfigError(f"{key}.min", out.min, f"at most max ({out.max})")
+    if out.norm_min is not None and out.norm_max is not None and out.norm_min > out.norm_max:
+        raise ConfigError(f"{key}.norm_min", out.norm_min, f"at most norm_max ({out.norm_max})")
     return out
 
 
@@ -252,10 +265,14 @@ def _missing_mask(col: np.ndarray) -> np.ndarray:
     return np.zeros(len(col), dtype=bool)
 
 
-def _list_feature(name: str, col: np.ndarray) -> FeatureSchema | None:
-    """A LIST feature when every present value of ``col`` is list-like (or the column is 2-D), else None."""
+def _list_feature(name: str, col: np.ndarray, tolerance: float) -> FeatureSchema | None:
+    """A LIST feature when every present value of ``col`` is list-like (or the column is 2-D), else None.
+
+    Numeric vectors of one length also get a norm range (``widened_bounds`` of their norms).
+    """
     if col.ndim >= 2:
-        return FeatureSchema(name=name, type=ValueType.LIST, dim=int(col.shape[1]))
+        lo, hi = _norm_range(col.reshape(col.shape[0], -1) if col.dtype.kind in "iuf" else None, tolerance)
+        return FeatureSchema(name=name, type=ValueType.LIST, dim=int(col.shape[1]), norm_min=lo, norm_max=hi)
     if col.dtype.kind != "O":
         return None
     missing = _missing_mask(col)
@@ -264,13 +281,43 @@ def _list_feature(name: str, col: np.ndarray) -> FeatureSchema | None:
         return None
     lengths = {len(v) for v in present}
     n_missing = int(missing.sum())
+    dim = lengths.pop() if len(lengths) == 1 else None
+    lo = hi = None
+    if dim:
+        try:
+            lo, hi = _norm_range(np.asarray(present, dtype=np.float64).reshape(len(present), dim), tolerance)
+        except (TypeError, ValueError, OverflowError):  # a token list, or mixed values: no norm range
+            pass
     return FeatureSchema(
         name=name,
         type=ValueType.LIST,
         nullable=n_missing > 0,
         max_missing_rate=_max_missing(n_missing, len(col)),
-        dim=lengths.pop() if len(lengths) == 1 else None,
+        dim=dim,
+        norm_min=lo,
+        norm_max=hi,
     )
+
+
+NORM_SLACK = 1e-4
+"""Inferred norm bounds sit at least this share of the largest norm beyond the observed norms (when tolerance > 0)."""
+
+
+def _norm_range(matrix: np.ndarray | None, tolerance: float) -> tuple[float | None, float | None]:
+    """Inferred bounds of the Euclidean norms of the finite rows of ``matrix`` (None when there are none)."""
+    if matrix is None or matrix.size == 0:
+        return None, None
+    M = matrix.astype(np.float64, copy=False)
+    finite = M[np.isfinite(M).all(axis=1)]
+    if not finite.shape[0]:
+        return None, None
+    norms = np.sqrt(np.einsum("ij,ij->i", finite, finite))
+    lo, hi = widened_bounds(norms, tolerance)
+    if tolerance > 0:
+        # Normalised embeddings have norms 1 ± rounding: keep float32 rounding (1e-7) of fresh vectors inside.
+        slack = NORM_SLACK * float(norms.max())
+        lo, hi = max(0.0, min(lo, float(norms.min()) - slack)), max(hi, float(norms.max()) + slack)
+    return lo, hi
 
 
 def _max_missing(n_missing: int, n: int) -> float | None:
@@ -353,7 +400,7 @@ def infer_schema(
     scalar: dict[str, np.ndarray] = {}
     for name, col in columns.items():
         arr = np.asarray(col)
-        listed = _list_feature(name, arr)
+        listed = _list_feature(name, arr, tolerance)
         if listed is not None:
             feats[name] = listed
         else:
@@ -397,7 +444,8 @@ def schema_to_toml(schema: Schema, *, header: str = "") -> str:
     lines += [
         "# Feature schema for InferSight validation. Edit freely: every field is optional except `type`",
         "# (float, int, bool, categorical, string, list). Also: required, nullable, min, max, allowed,",
-        "# max_missing_rate, regex, dim (length of a list feature), sensitive (redacts example values).",
+        "# max_missing_rate, regex, dim (length of a list feature), norm_min/norm_max (Euclidean norm of a",
+        "# numeric list feature), sensitive (redacts example values).",
         f"allow_unknown = {_toml_value(schema.allow_unknown)}",
     ]
     for name, feat in schema.features.items():
@@ -406,7 +454,7 @@ def schema_to_toml(schema: Schema, *, header: str = "") -> str:
         lines.append(f"type = {_toml_value(feat.type.value)}")
         lines.append(f"required = {_toml_value(feat.required)}")
         lines.append(f"nullable = {_toml_value(feat.nullable)}")
-        for fname in ("min", "max", "allowed", "max_missing_rate", "regex", "dim"):
+        for fname in ("min", "max", "allowed", "max_missing_rate", "regex", "dim", "norm_min", "norm_max"):
             value = getattr(feat, fname)
             if value is not None:
                 lines.append(f"{fname} = {_toml_value(value)}")

@@ -45,6 +45,8 @@ class Violation(StrEnum):
     MISSING_RATE = "missing_rate"
     NON_FINITE = "non_finite"
     DIMENSION_MISMATCH = "dimension_mismatch"
+    NORM_BELOW_MIN = "norm_below_min"  # a numeric list feature's vector shorter (Euclidean norm) than norm_min
+    NORM_ABOVE_MAX = "norm_above_max"
     OUTLIER = "outlier"
 
 
@@ -268,12 +270,52 @@ _seq_lens = np.frompyfunc(_seq_len, 1, 1)
 
 
 def _check_array_column(fs: FeatureSchema, col: np.ndarray, out: _Collector) -> None:
-    """A column of shape (rows, dim, ...): every row holds an array of ``dim`` entries."""
+    """A column of shape (rows, dim, ...): every row holds an array of ``dim`` entries (finite, in the norm range)."""
     every = np.ones(col.shape[0], dtype=bool)
     if fs.type is not ValueType.LIST:
         out.add(fs.name, Violation.TYPE_MISMATCH, every, col, fs.sensitive)
     elif fs.dim is not None and col.shape[1] != fs.dim:
         out.add(fs.name, Violation.DIMENSION_MISMATCH, every, col, fs.sensitive)
+    elif col.dtype.kind in "iuf" and _numeric_vector_checks(fs):
+        _check_vectors(fs, col, np.arange(col.shape[0]), col.reshape(col.shape[0], -1).astype(np.float64), out)
+
+
+def _numeric_vector_checks(fs: FeatureSchema) -> bool:
+    """A list feature whose numeric vectors are checked for NaN/inf and norm: a fixed length or a norm bound."""
+    return fs.dim is not None or fs.norm_min is not None or fs.norm_max is not None
+
+
+def _check_vectors(fs: FeatureSchema, col: np.ndarray, rows: np.ndarray, matrix: np.ndarray,
+                   out: _Collector) -> None:
+    """Rows ``rows`` of ``col`` as numeric vectors (``matrix``): NaN/inf elements, then the norm range."""
+    mask = np.zeros(len(col), dtype=bool)
+    finite = np.isfinite(matrix).all(axis=1)
+    mask[rows[~finite]] = True
+    out.add(fs.name, Violation.NON_FINITE, mask, col, fs.sensitive)
+    ok = matrix[finite]
+    norms = np.sqrt(np.einsum("ij,ij->i", ok, ok))
+    for bound, kind, outside in ((fs.norm_min, Violation.NORM_BELOW_MIN, np.less),
+                                 (fs.norm_max, Violation.NORM_ABOVE_MAX, np.greater)):
+        if bound is not None:
+            mask = np.zeros(len(col), dtype=bool)
+            mask[rows[finite][outside(norms, bound)]] = True
+            out.add(fs.name, kind, mask, col, fs.sensitive)
+
+
+def _as_vectors(values: list[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the numeric vectors, their float matrix) among list-like ``values`` of length ``dim``."""
+    try:
+        return np.arange(len(values)), np.asarray(values, dtype=np.float64).reshape(len(values), dim)
+    except (TypeError, ValueError, OverflowError):  # a non-number somewhere (a token list): row by row
+        keep: list[int] = []
+        vecs: list[np.ndarray] = []
+        for i, v in enumerate(values):
+            try:
+                vecs.append(np.asarray(v, dtype=np.float64).reshape(dim))
+            except (TypeError, ValueError, OverflowError):
+                continue
+            keep.append(i)
+        return np.asarray(keep, dtype=np.int64), (np.vstack(vecs) if vecs else np.empty((0, dim)))
 
 
 def _check_list(fs: FeatureSchema, col: np.ndarray, c: _Classified, out: _Collector) -> None:
@@ -288,6 +330,14 @@ def _check_list(fs: FeatureSchema, col: np.ndarray, c: _Classified, out: _Collec
         out.add(fs.name, Violation.NULL, c.missing, col, fs.sensitive)
     if fs.dim is not None:
         out.add(fs.name, Violation.DIMENSION_MISMATCH, accepted & (lengths != fs.dim), col, fs.sensitive)
+    if _numeric_vector_checks(fs):
+        # vectors of the schema's length (each length in turn when the schema sets none)
+        sizes = [fs.dim] if fs.dim is not None else np.unique(lengths[accepted]).tolist()
+        for size in sizes:
+            rows = np.flatnonzero(accepted & (lengths == size))
+            if size and rows.size:
+                found, matrix = _as_vectors(col[rows].tolist(), int(size))
+                _check_vectors(fs, col, rows[found], matrix, out)
 
 
 def _check_feature(

@@ -379,6 +379,24 @@ def test_list_features_are_inferred_and_checked_for_being_lists_of_the_right_len
         assert total(h, names.ROWS) == 5 and h.metric_points(names.UNPROCESSABLE) == []
 
 
+def test_embedding_vectors_are_checked_for_nan_and_for_a_norm_outside_the_inferred_range() -> None:
+    rng = np.random.default_rng(6)
+    unit = rng.normal(size=(200, 4))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)  # normalised embeddings: every norm is 1
+    with run(config(None, e={})) as h:
+        h.set_reference("e", [{"emb": v} for v in unit.tolist()])
+        h.flush()
+        rows = [
+            {"emb": unit[0].tolist()},
+            {"emb": [float("nan"), 0.0, 0.0, 1.0]},
+            {"emb": (unit[1] * 10).tolist()},  # an un-normalised vector
+            {"emb": [0.0, 0.0, 0.0, 0.0]},
+        ]
+        h.feed("e", rows, outputs=[0] * 4)
+        close_window(h)
+        assert kinds(h) == {("emb", "non_finite"): 1, ("emb", "norm_above_max"): 1, ("emb", "norm_below_min"): 1}
+
+
 def test_two_dimensional_array_column_is_one_list_feature() -> None:
     with run(config({"models": {"e": {"features": {"emb": {"type": "list", "dim": 3}}}}}, e={})) as h:
         h.process("e", batch({"emb": np.zeros((6, 3))}))

@@ -182,3 +182,19 @@ def test_written_toml_is_editable_text_with_every_feature() -> None:
     assert '[features."feature with spaces.and.dots"]' in text
     assert 'type = "categorical"' in text and "allowed = [" in text
     assert math.isfinite(tomllib.loads(text)["features"]["amount"]["max"])
+
+
+def test_numeric_list_features_get_a_norm_range_by_the_numeric_tolerance_rule() -> None:
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(200, 8))
+    norms = np.linalg.norm(vectors, axis=1)
+    med = float(np.median(norms))
+    s = infer_schema({"emb": obj(vectors.tolist()), "matrix": vectors, "tokens": obj([["a", "b"]] * 5)}).features
+    expected_max = norms.max() + DEFAULT_TOLERANCE * (norms.max() - med)
+    expected_min = max(0.0, norms.min() - DEFAULT_TOLERANCE * (med - norms.min()))
+    assert s["emb"].norm_max == pytest.approx(expected_max) and s["emb"].norm_min == pytest.approx(expected_min)
+    assert (s["matrix"].norm_min, s["matrix"].norm_max) == (s["emb"].norm_min, s["emb"].norm_max)
+    assert (s["tokens"].dim, s["tokens"].norm_min, s["tokens"].norm_max) == (2, None, None)
+    pinned = infer_schema({"emb": vectors}, tolerance=0.0).features["emb"]
+    assert (pinned.norm_min, pinned.norm_max) == pytest.approx((norms.min(), norms.max()))
+    assert roundtrip(infer_schema({"emb": obj(vectors.tolist())})).features["emb"] == s["emb"]

@@ -139,3 +139,14 @@ def test_validate_rows_skips_only_the_rows_whose_values_make_a_check_raise() -> 
     assert np.isnan(res.numeric["x"][[2, 6]]).all() and res.numeric["x"][3] == 2.0  # skipped rows hold no value
     clean, none_bad, no_error = validate_rows(schema, {"c": obj(["a"]), "x": np.array([0.1])}, 1)
     assert clean.rows == 1 and not none_bad.any() and no_error is None
+
+
+def test_numeric_vectors_are_checked_for_nan_and_inf_and_their_norm_range() -> None:
+    schema = one("v", ValueType.LIST, dim=2, nullable=True, norm_min=1.0, norm_max=5.0)
+    col = obj([[3, 4], [0.1, 0.0], [6, 8], [float("nan"), 1], (float("inf"), 0), ["a", "b"], [1], None])
+    assert counts(schema, {"v": col}) == {("v", "non_finite"): 2, ("v", "norm_below_min"): 1,
+                                          ("v", "norm_above_max"): 1, ("v", "dimension_mismatch"): 1}
+    matrix = np.array([[3.0, 4.0], [0.0, 0.0], [np.nan, 1.0]])
+    assert counts(schema, {"v": matrix}) == {("v", "non_finite"): 1, ("v", "norm_below_min"): 1}
+    # a token list of the schema's length is not a numeric vector: no numeric checks
+    assert counts(one("v", ValueType.LIST, dim=2), {"v": obj([["a", "b"], [1.0, 2.0]])}) == {}

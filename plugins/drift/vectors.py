@@ -312,10 +312,26 @@ def classifier_aucs(Z: np.ndarray, labels: np.ndarray, seed: int = 0, ridge: flo
 
 
 def _auc_columns(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """AUC of each row of ``scores`` against the same row of ``positive`` (Mann–Whitney; ties are rare)."""
-    order = np.argsort(scores, axis=1)  # quicksort: five times a stable sort's speed; ties have measure zero
+    """AUC of each row of ``scores`` against the same row of ``positive`` (Mann–Whitney, tied scores at mid-ranks).
+
+    Ties happen when vectors repeat (duplicate rows, a few distinct embeddings); mid-ranks keep
+    the AUC of tied scores at 0.5 whatever order the sort left them in.
+    """
+    order = np.argsort(scores, axis=1)  # quicksort: five times a stable sort's speed (ties get mid-ranks below)
     in_order = np.take_along_axis(positive, order, axis=1).astype(np.float64)
-    rank_sums = in_order @ np.arange(1, scores.shape[1] + 1, dtype=np.float64)
+    ranked = np.take_along_axis(scores, order, axis=1)
+    N = scores.shape[1]
+    pos = np.arange(1, N + 1, dtype=np.float64)
+    starts = np.ones(ranked.shape, dtype=bool)
+    starts[:, 1:] = ranked[:, 1:] != ranked[:, :-1]
+    if starts.all():
+        rank_sums = in_order @ pos
+    else:
+        ends = np.ones(ranked.shape, dtype=bool)
+        ends[:, :-1] = starts[:, 1:]
+        first = np.maximum.accumulate(np.where(starts, pos, 0.0), axis=1)
+        last = np.minimum.accumulate(np.where(ends, pos, np.inf)[:, ::-1], axis=1)[:, ::-1]
+        rank_sums = (in_order * (first + last) / 2.0).sum(axis=1)
     n1 = in_order.sum(axis=1)
     n0 = scores.shape[1] - n1
     with np.errstate(invalid="ignore", divide="ignore"):

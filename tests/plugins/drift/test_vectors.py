@@ -265,3 +265,29 @@ def test_the_offline_command_tests_a_parquet_column_of_lists(tmp_path: Path,
     emb = next(r for r in out["results"] if r["feature"] == "emb")
     assert emb["test"] == names.TEST_VECTOR and emb["drifted"] and emb["effect_name"] == "auc_above_chance"
     assert out["rule"]["thresholds"]["vector"] == 0.05
+
+
+def test_repeated_vectors_tie_at_mid_ranks_and_a_constant_feature_is_never_drift() -> None:
+    rng = np.random.default_rng(12)
+    ref = np.repeat(np.eye(3), 100, axis=0)  # three distinct vectors, each repeated
+    same = np.repeat(np.eye(3), 30, axis=0)
+    prof = fit_vectors(vector_matrix(ref), 4, 1000)
+    assert prof is not None
+    out = run_vectors(prof, same[rng.permutation(90)], permutations=50)
+    assert out.p_value > 0.05
+    constant = fit_vectors(vector_matrix(np.ones((300, 5))), 4, 1000)
+    assert constant is not None
+    flat = run_vectors(constant, np.ones((60, 5)), permutations=50)
+    assert flat.auc == pytest.approx(0.5) and flat.p_value > 0.05 and flat.auc_effect == 0.0
+
+
+def test_auc_with_tied_scores_matches_sklearn() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from plugins.drift.vectors import _auc_columns
+
+    rng = np.random.default_rng(13)
+    scores = rng.integers(0, 4, size=(20, 50)).astype(float)
+    positive = rng.random((20, 50)) < 0.4
+    expected = [roc_auc_score(positive[i], scores[i]) for i in range(20)]
+    assert _auc_columns(scores, positive) == pytest.approx(expected, abs=1e-12)

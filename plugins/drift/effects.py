@@ -34,8 +34,12 @@ def quantile_edges(ref: SortedReference, bins: int = DEFAULT_BINS) -> np.ndarray
     """Inner bin edges at reference quantiles (duplicates removed, so ties do not create empty bins)."""
     if ref.n == 0:
         return np.empty(0)
-    qs = np.quantile(ref.values, np.linspace(0, 1, bins + 1)[1:-1])
-    return np.unique(qs)
+    # np.quantile's default (linear) interpolation, read off the values already sorted (no partition)
+    v = ref.values
+    h = np.linspace(0, 1, bins + 1)[1:-1] * (v.size - 1)
+    lo = np.floor(h).astype(np.int64)
+    hi = np.minimum(lo + 1, v.size - 1)
+    return np.unique(v[lo] + (h - lo) * (v[hi] - v[lo]))
 
 
 def binned_proportions(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

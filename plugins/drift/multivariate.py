@@ -363,12 +363,14 @@ def shift_sensitivity(X: np.ndarray, D: np.ndarray, sigmas: tuple[float, ...],
     return out
 
 
-def lsdd_permuted(Z: np.ndarray, labels: np.ndarray, seed: int = 0, lambda_rd_max: float = 0.2) -> np.ndarray:
-    """LSDD (Bu et al. 2016) of every relabeling: a (B + 1,) array.
+def lsdd_permuted(Z: np.ndarray, labels: np.ndarray, seed: int = 0, lambda_rd_max: float = 0.2,
+                  sigmas: tuple[float, ...] | None = None) -> np.ndarray:
+    """LSDD (Bu et al. 2016) of every relabeling: a (B + 1,) array, or (B + 1) × len(sigmas) per bandwidth.
 
     Kernel centres are a label-free random 5% of the pooled rows (at most 200), removed from
     the rows tested, so the statistic stays a fixed function of the relabeling. The
-    regulariser is chosen as ``lsdd_test`` chooses it, from the permuted splits only.
+    regulariser is chosen as ``lsdd_test`` chooses it, from the permuted splits only, at each
+    bandwidth. Without ``sigmas``: the median-heuristic bandwidth of the pooled rows.
     """
     Z = np.asarray(Z, dtype=np.float64)
     N = Z.shape[0]
@@ -379,14 +381,21 @@ def lsdd_permuted(Z: np.ndarray, labels: np.ndarray, seed: int = 0, lambda_rd_ma
     L = labels[:, rest]
     n = int(L[0].sum())
     m = rest.size - n
-    if n < 2 or m < 2:
-        return np.full(labels.shape[0], math.nan)
-    sigma = median_bandwidth(Z, seed=seed)
-    H = gaussian_kernel(centres, centres, math.sqrt(2.0) * sigma)
-    k_all = gaussian_kernel(Z[rest], centres, sigma)
-    A = L.astype(np.float64)
-    h = (A @ k_all) / n - ((1.0 - A) @ k_all) / m
-    eye = np.eye(nc)
+    widths = sigmas if sigmas is not None else (median_bandwidth(Z, seed=seed),)
+    out = np.full((labels.shape[0], len(widths)), math.nan)
+    if n >= 2 and m >= 2:
+        A = L.astype(np.float64)
+        for i, sigma in enumerate(widths):
+            H = gaussian_kernel(centres, centres, math.sqrt(2.0) * sigma)
+            k_all = gaussian_kernel(Z[rest], centres, sigma)
+            h = (A @ k_all) / n - ((1.0 - A) @ k_all) / m
+            out[:, i] = _lsdd_of(h, H, lambda_rd_max)
+    return out if sigmas is not None else out[:, 0]
+
+
+def _lsdd_of(h: np.ndarray, H: np.ndarray, lambda_rd_max: float) -> np.ndarray:
+    """LSDD of each row of h (row 0 observed) with the regulariser chosen on rows 1.. (as alibi-detect does)."""
+    eye = np.eye(H.shape[0])
     chosen = _LAMBDAS[-1]
     for lam in _LAMBDAS:
         omegas = np.linalg.solve(H + lam * eye, h[1:].T).T

@@ -270,6 +270,24 @@ def standardise(stat: np.ndarray) -> np.ndarray:
     return np.nan_to_num((S - mu) / sd, nan=-np.inf)
 
 
+def null_rms(stat: np.ndarray) -> np.ndarray:
+    """Root mean square of each column over the relabelings (row 0 excluded, nan ignored): sqrt(E₀[effect²]).
+
+    A distance's square picks up sampling noise additively (E[effect²] ≈ true² + E₀[effect²]
+    for the unbiased MMD², and to first order for Wasserstein-1 and TVD), so this is the
+    amount ``verdict.noise_corrected`` removes: the effect's expected size with no drift at
+    these sample sizes.
+    """
+    S = np.asarray(stat, dtype=np.float64)[1:]
+    S = np.where(np.isfinite(S), S, np.nan)
+    if S.shape[0] == 0:
+        return np.full(S.shape[1:], math.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a feature with no usable values has a nan null
+        out: np.ndarray = np.sqrt(np.nanmean(S * S, axis=0))
+    return out
+
+
 def null_quantile(stat: np.ndarray, q: float) -> np.ndarray:
     """The q-quantile of each column over the relabelings (row 0, the observed split, excluded; nan ignored)."""
     S = np.asarray(stat, dtype=np.float64)[1:]

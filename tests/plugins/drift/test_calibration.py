@@ -7,9 +7,12 @@ so the rates are those of the code the plugin runs. The studies run with one BLA
 thousands of small kernel products, each split over BLAS threads that fight over two busy
 cores, were what kept them slow.
 
-The final verdict is reported twice: with every threshold at 0 (significance alone: its
-false-positive rate must sit near α, neither inflated nor conservative), and with the
-default thresholds (drift must also be practically large, so with no drift it is rarer).
+The final verdict is reported twice: with every threshold at 0 (significance alone) and with
+the default thresholds (drift must also be practically large). Both false-positive rates must
+sit in [0.02, 0.08]: the effects are corrected by the noise's expected size, not by its 95th
+percentile, so at n = 500 the practical-size gate removes few null rejections (with a 0.1σ
+threshold it must remove them all as n grows: with 50,000 rows per sample no null window is
+practically large, see test_practical.py).
 """
 
 from __future__ import annotations
@@ -99,8 +102,7 @@ def test_null_false_positive_rates_stay_near_alpha(kind: str) -> None:
         rates["cvm per-feature"] = cvm_fp / cvm_n
     print(f"\nnull {kind}: " + ", ".join(f"{k} {v:.3f}" for k, v in rates.items()))
     for name, rate in rates.items():
-        if name != "verdict, default thresholds":
-            assert 0.02 <= rate <= 0.08, (name, rate)
+        assert 0.02 <= rate <= 0.08, (name, rate)
     assert rates["verdict, default thresholds"] <= rates["verdict, thresholds 0"]
 
 
@@ -161,11 +163,10 @@ def test_power_at_equal_sizes_on_seeded_shifts() -> None:
     }
     for name, rates in results.items():
         print(f"\npower {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()))
-    # Issue 16 asks 0.85 here. On these draws the MMD test function alone reaches ~0.83; the
-    # joint test pays ~0.04 for also covering noise (σ/2) and per-feature shapes (KS), and the
-    # gate ~0.04 more: at n = 500 a 0.2σ shift is barely above the 95th percentile of its own
-    # noise. Measured: verdict 0.74-0.78, joint test 0.79-0.81 (benchmarks/power.py, 100 draws).
-    assert results["mean 0.2σ in 2 of 10 dims (n=500)"]["verdict"] >= 0.7
+    # Issue 16 asks 0.85 (Alibi's MMD: 0.865). Over 400 seeded draws of this case the verdict
+    # detects 0.850, the joint test 0.850 and the MMD test function alone 0.843: the effect gate
+    # (noise removed at its expected size) costs nothing here; these 40 draws give 0.85.
+    assert results["mean 0.2σ in 2 of 10 dims (n=500)"]["verdict"] >= 0.85
     assert results["correlation 0 -> 0.7 in f0,f1 (n=1000)"]["verdict"] >= 0.95
     assert results["variance x1.5 in f3 (n=500)"]["f3"] >= 0.6
     assert results["categorical frequencies in f7 (n=500)"]["f7"] >= 0.8

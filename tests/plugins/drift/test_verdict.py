@@ -11,6 +11,7 @@ from scipy import stats
 
 from plugins.drift import DriftConfig, DriftResult, Verdict, compare, decide, format_table, noise_corrected
 from plugins.drift.detector import build_profile, evaluate
+from plugins.drift.permutation import null_rms
 from plugins.drift.stats import categorical_test, ks_2samp, ks_tiebreak, sorted_reference
 
 
@@ -36,6 +37,19 @@ def test_each_verdict_names_the_condition_that_failed(corrected_p: float, correc
     r = decide(_result(corrected=corrected_effect), corrected_p, 0.05, gate=gate)
     assert (r.verdict, r.drifted, r.level) == (verdict.value, drifted, 0.05)
     assert r.significant == (verdict in (Verdict.DRIFT, Verdict.BELOW_THRESHOLD))
+
+
+def test_an_effect_not_told_apart_from_noise_is_reported_as_zero() -> None:
+    kept = decide(_result(corrected=0.4), 0.001, 0.05, gate=True)
+    dropped = decide(_result(corrected=0.4), 0.2, 0.05, gate=True)
+    gated = decide(_result(corrected=0.4), 0.001, 0.05, gate=False)
+    assert kept.corrected_effect == 0.4 and dropped.corrected_effect == 0.0 and gated.corrected_effect == 0.0
+    assert dropped.effect_size == 0.5  # the raw effect is still reported
+
+
+def test_the_noise_removed_is_the_effects_root_mean_square_over_the_relabelings() -> None:
+    stat = np.array([[9.0, 1.0], [3.0, np.nan], [4.0, 2.0], [0.0, np.inf]])  # row 0 is the observed split
+    assert null_rms(stat) == pytest.approx([math.sqrt(25 / 3), 2.0])
 
 
 def test_noise_is_removed_in_quadrature_and_never_below_zero() -> None:

@@ -29,6 +29,7 @@ from agent._artifacts import identify as identify_artifact
 from agent._config import ENVIRONMENT_VARIABLES, Settings, deep_merge, load_file, resolve
 from agent._errors import ConfigError, DeliveryError, PluginError, describe_exception
 from agent._fileexport import ensure_dir
+from agent._http import post_json, tls_context
 from agent._keys import (
     Check,
     Key,
@@ -125,6 +126,7 @@ __all__ = [
     "parse_table",
     "positive_int",
     "positive_number",
+    "post_json",
     "preload",
     "probability",
     "ratio",
@@ -137,6 +139,7 @@ __all__ = [
     "str_table",
     "string",
     "table_of",
+    "tls_context",
     "to_numeric",
     "unknown_key",
     "window",

@@ -19,16 +19,11 @@ and the rest go through; every other failure leaves the batch to be retried afte
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
-import socket
-import ssl
-import urllib.error
-import urllib.request
 from typing import Any
 
-from agent.plugin import DeliveryError, redact_url
+from agent.plugin import DeliveryError, post_json, redact_url
 from plugins.feedback import names as n
 from plugins.feedback.config import PhoenixConfig
 from plugins.feedback.export import Sent, SpanIds
@@ -36,7 +31,6 @@ from plugins.feedback.store import StoredFeedback
 
 __all__ = ["PhoenixSender", "annotation", "annotation_result"]
 
-USER_AGENT = "infersight-feedback/0.1"
 _MAX_TEXT = 4096  # characters of a label or explanation (a free-text value stays readable, bounded)
 _RETRY_STATUSES = frozenset({401, 403, 408, 429})  # auth may be fixed by a restart; the others are transient
 
@@ -89,7 +83,6 @@ class PhoenixSender:
         self.config = config
         # The URL as logs may show it (our own path suffix is no secret; the endpoint may hold one).
         self.shown = redact_url(config.endpoint.rstrip("/")) + config.url.removeprefix(config.endpoint.rstrip("/"))
-        self._context = ssl.create_default_context() if config.url.startswith("https:") else None
 
     def send(self, rows: list[StoredFeedback], spans: SpanIds) -> Sent:
         """POST the batch's annotations; events without a span (or of a kind left out) are skipped, counted."""
@@ -129,37 +122,13 @@ class PhoenixSender:
 
     def post(self, data: list[dict[str, Any]]) -> None:
         """One POST of ``{"data": [...]}``; ``DeliveryError`` (secret-free message) unless Phoenix answers 2xx."""
-        shown, timeout = self.shown, self.config.timeout_s
         try:
             body = json.dumps({"data": data}, allow_nan=False, default=str).encode()
-            req = urllib.request.Request(self.config.url, data=body, method="POST")
-            req.add_header("Content-Type", "application/json")
-            req.add_header("User-Agent", USER_AGENT)
-            for name, value in self.config.headers.items():
-                req.add_header(name, value)
         except ValueError as exc:
-            raise DeliveryError("invalid_request", f"cannot build a request to {shown}: {type(exc).__name__}",
-                                retryable=False) from None
-        try:
-            with urllib.request.urlopen(req, timeout=timeout, context=self._context) as resp:
-                resp.read()
-        except urllib.error.HTTPError as exc:
-            code = exc.code
-            retryable = code >= 500 or code in _RETRY_STATUSES
-            raise DeliveryError(f"http_{code}", f"HTTP {code} from {shown}", retryable=retryable) from None
-        except TimeoutError:
-            raise DeliveryError("timeout", f"no response from {shown} within {timeout:g}s") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError | socket.timeout):
-                raise DeliveryError("timeout", f"no response from {shown} within {timeout:g}s") from None
-            kind = type(exc.reason).__name__ if isinstance(exc.reason, BaseException) else "error"
-            reason = "tls" if isinstance(exc.reason, ssl.SSLError) else "connection"
-            raise DeliveryError(reason, f"cannot reach {shown}: {kind}") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise DeliveryError("connection", f"cannot reach {shown}: {type(exc).__name__}") from None
-        except ValueError as exc:  # http.client: a header value with a line break (its text quotes it)
-            raise DeliveryError("invalid_request", f"cannot send to {shown}: {type(exc).__name__}") from None
-
+            raise DeliveryError("invalid_request", f"cannot encode annotations for {self.shown}: "
+                                f"{type(exc).__name__}", retryable=False) from None
+        post_json(self.config.url, body, headers=self.config.headers, timeout=self.config.timeout_s,
+                  retry_statuses=_RETRY_STATUSES)
 
 
 def _refused_content(exc: DeliveryError) -> bool:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from agent.plugin import Channel, Notification, hookimpl
-from plugins.notifiers._http import post_json
+from agent.plugin import Channel, Notification, hookimpl, post_json
 from plugins.notifiers.payloads import alertmanager_api_alerts
 
 API_PATH = "/api/v2/alerts"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from agent.plugin import Channel, DeliveryError, Notification, hookimpl
-from plugins.notifiers._http import tls_context
+from agent.plugin import Channel, DeliveryError, Notification, hookimpl, tls_context
 from plugins.notifiers.payloads import mail_subject, text_body
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.plugin import Channel, Notification, hookimpl
-from plugins.notifiers._http import post_json
+from agent.plugin import Channel, Notification, hookimpl, post_json
 from plugins.notifiers.payloads import alertmanager_webhook_payload, slack_payload
 
 

@@ -1,4 +1,9 @@
-"""One careful HTTP POST for notifiers: TLS verified by default, timeout, errors without secrets."""
+"""One careful HTTP POST for plugins that deliver (notifiers, feedback annotations).
+
+TLS verified by default, a timeout, credentials in the URL sent as Basic auth rather than
+dropped, and errors that never quote a secret: a ``DeliveryError`` names the URL with
+credentials and tokens masked and the error's type, never its text.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,14 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from agent.plugin import DeliveryError, redact_url
+from agent._errors import DeliveryError
+from agent._redact import redact_url
 
-USER_AGENT = "infersight-alerts/0.1"
+USER_AGENT = "infersight/0.1"
 
 
 def tls_context(verify: bool) -> ssl.SSLContext:
@@ -41,16 +47,20 @@ def split_userinfo(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(netloc=netloc)), "Basic " + base64.b64encode(creds).decode()
 
 
-def post_json(url: str, body: Any, *, headers: Mapping[str, str], timeout: float, verify_tls: bool = True) -> int:
-    """POST ``body`` as JSON; return the status, raise ``DeliveryError`` (secret-free) on failure.
+def post_json(url: str, body: Any, *, headers: Mapping[str, str], timeout: float, verify_tls: bool = True,
+              retry_statuses: Collection[int] = (408, 429)) -> int:
+    """POST ``body`` as JSON (or ``bytes`` already encoded); return the status, raise ``DeliveryError`` on failure.
 
-    Messages name the URL with credentials and tokens masked and the error's type, never
-    its text: urllib and http.client quote the URL, a header value or a port in theirs.
+    An HTTP error status is ``http_<code>``, retryable when 5xx or in ``retry_statuses``;
+    no answer is ``timeout`` or ``connection``; a TLS failure ``tls``; a request that cannot
+    be built ``invalid_request`` (not retryable). Messages name the URL with credentials
+    and tokens masked and the error's type, never its text: urllib and http.client quote
+    the URL, a header value or a port in theirs.
     """
     shown = redact_url(url)
     context = tls_context(verify_tls) if url.startswith("https:") else None
     try:
-        data = json.dumps(body).encode()
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         target, basic = split_userinfo(url)
         req = urllib.request.Request(target, data=data, method="POST")
         if basic is not None:
@@ -68,7 +78,7 @@ def post_json(url: str, body: Any, *, headers: Mapping[str, str], timeout: float
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         code = exc.code
-        retryable = code >= 500 or code in (408, 429)
+        retryable = code >= 500 or code in retry_statuses
         raise DeliveryError(f"http_{code}", f"HTTP {code} from {shown}", retryable=retryable) from None
     except TimeoutError:
         raise DeliveryError("timeout", f"no response from {shown} within {timeout:g}s") from None

@@ -52,6 +52,8 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
                        help="total variation distance, a share of rows, for categorical/boolean/discrete (0.1)")
     drift.add_argument("--threshold-joint", default=None, metavar="SD",
                        help="joint effect as a one-feature mean shift in standard deviations (0.1)")
+    drift.add_argument("--threshold-vector", default=None, metavar="AUC",
+                       help="vector (embedding) features: held-out AUC above chance, 0 to 0.5 (0.05)")
     drift.add_argument("--feature-type", action="append", default=[], metavar="NAME=TYPE",
                        help="numeric, discrete, categorical or boolean (repeat for several features)")
     drift.add_argument("--permutations", default=None, metavar="N",
@@ -110,7 +112,8 @@ def _options(args: argparse.Namespace) -> DriftConfig:
             section[key] = _typed(f"--{opt}", text, kind)
     thresholds = {k: _typed(f"--threshold-{k.replace('multivariate', 'joint')}", v, float)
                   for k, v in (("numeric", args.threshold_numeric), ("categorical", args.threshold_categorical),
-                               ("multivariate", args.threshold_joint)) if v is not None}
+                               ("multivariate", args.threshold_joint), ("vector", args.threshold_vector))
+                  if v is not None}
     if thresholds:
         section["thresholds"] = thresholds
     types: dict[str, str] = {}

@@ -32,8 +32,12 @@ class OfflineReport:
     @property
     def rule(self) -> str:
         """The verdict rule with its α, family split and thresholds, in words."""
-        return rule_text(self.config, joint=self.multivariate is not None,
-                         vectors=any(r.effect_name == names.EFFECT_AUC_ABOVE_CHANCE for r in self.results))
+        return rule_text(self.config, joint=self.multivariate is not None, vectors=self.has_vectors)
+
+    @property
+    def has_vectors(self) -> bool:
+        """True when a vector (embedding) feature was tested (its threshold is then part of the rule)."""
+        return any(r.effect_name == names.EFFECT_AUC_ABOVE_CHANCE for r in self.results)
 
     @property
     def drifted(self) -> bool:
@@ -177,7 +181,8 @@ def report_to_json(report: OfflineReport) -> dict[str, Any]:
         "rule": {"alpha": cfg.alpha, "correction": cfg.correction.value,
                  "joint": report.multivariate is not None, "noise_quantile": NOISE_QUANTILE,
                  "thresholds": {"numeric": cfg.threshold_numeric, "categorical": cfg.threshold_categorical,
-                                "multivariate": cfg.threshold_multivariate, "vector": cfg.threshold_vector}},
+                                "multivariate": cfg.threshold_multivariate,
+                                **({"vector": cfg.threshold_vector} if report.has_vectors else {})}},
         "results": [result(r) for r in report.results],
         "summaries": {
             "reference": {k: summary(v) for k, v in report.reference_summaries.items()},

@@ -259,12 +259,17 @@ def test_the_offline_command_tests_a_parquet_column_of_lists(tmp_path: Path,
                        tmp_path / f"{name}.parquet")
     parser = argparse.ArgumentParser()
     add_commands(parser.add_subparsers())
-    args = parser.parse_args(["drift", str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet"), "--json"])
+    files = [str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet")]
+    args = parser.parse_args(["drift", *files, "--json", "--threshold-vector", "0.1"])
     assert args.func(args) == 1
     out = json.loads(capsys.readouterr().out)
     emb = next(r for r in out["results"] if r["feature"] == "emb")
     assert emb["test"] == names.TEST_VECTOR and emb["drifted"] and emb["effect_name"] == "auc_above_chance"
-    assert out["rule"]["thresholds"]["vector"] == 0.05
+    assert out["rule"]["thresholds"]["vector"] == emb["threshold"] == 0.1
+    args = parser.parse_args(["drift", *files, "--threshold-vector", "0.7"])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--threshold-vector" in err[0] and "0.5" in err[0]
 
 
 def test_repeated_vectors_tie_at_mid_ranks_and_a_constant_feature_is_never_drift() -> None:

@@ -57,7 +57,7 @@ from plugins.drift.multivariate import (
     rff_frequencies,
     scale_sample,
 )
-from plugins.drift.permutation import labelled_sums, permutation_p, permutations_for, relabelings
+from plugins.drift.permutation import labelled_sums, null_rms, permutation_p, permutations_for, relabelings
 from plugins.drift.permutation import standardise as standardise_components
 from plugins.drift.verdict import noise_corrected
 
@@ -265,10 +265,10 @@ def run_vectors(profile: VectorProfile, window: np.ndarray, *, permutations: int
         comps["auc"] = aucs
     auc = float(aucs[0])
     auc_effect = max(auc - 0.5, 0.0)
-    auc_null = _null_rms(aucs - 0.5)
+    auc_null = float(null_rms((aucs - 0.5)[:, None])[0])
     cos = _cosine_distances(sums[:, :d], totals[:d], n, m)
     cosine = float(cos[0])
-    cosine_null = _null_rms(cos)
+    cosine_null = float(null_rms(cos[:, None])[0])
 
     keys = list(comps)
     std = standardise_components(np.column_stack([comps[k] for k in keys]))
@@ -337,17 +337,6 @@ def _auc_columns(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         auc: np.ndarray = (rank_sums - n1 * (n1 + 1) / 2.0) / (n1 * n0)
     return auc
-
-
-def _null_rms(values: np.ndarray) -> float:
-    """Root mean square over the relabelings (row 0, the observed split, excluded; nan ignored).
-
-    The noise ``verdict.noise_corrected`` removes, as the joint test's effects use it
-    (``sqrt(E₀[effect²])``: a distance's square picks up sampling noise additively).
-    """
-    rest = values[1:]
-    rest = rest[np.isfinite(rest)]
-    return float(np.sqrt(np.mean(rest * rest))) if rest.size else math.nan
 
 
 def _cosine_distances(sum_ref: np.ndarray, total: np.ndarray, n: int, m: int) -> np.ndarray:

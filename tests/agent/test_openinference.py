@@ -8,9 +8,6 @@ the spans are sent to it over OTLP and read back through its REST API.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -32,6 +29,7 @@ from agent._capture import hash_value
 from agent._config import MODEL_KEYS
 from agent._types import ModelInfo
 from agent.testing import capture_telemetry
+from tests.support.phoenix import needs_phoenix, phoenix_server
 
 
 @pytest.fixture
@@ -246,41 +244,14 @@ def test_the_per_model_config_option_turns_it_on_for_that_model_only() -> None:
 
 # -- a real Phoenix server (optional) -----------------------------------------------------
 
-PHOENIX_PYTHON = os.environ.get("PHOENIX_PYTHON", "")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def phoenix(tmp_path: Path) -> Iterator[str]:
     """A Phoenix server on 127.0.0.1 (its own working directory); yields its base URL."""
-    port, grpc_port = _free_port(), _free_port()
-    env = {**os.environ, "PHOENIX_HOST": "127.0.0.1", "PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc_port),
-           "PHOENIX_WORKING_DIR": str(tmp_path), "PHOENIX_TELEMETRY_ENABLED": "false"}
-    proc = subprocess.Popen([PHOENIX_PYTHON, "-m", "phoenix.server.main", "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # readiness: the server answers its health check (start-up takes seconds)
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("phoenix did not start") from None
-                time.sleep(0.5)
+    with phoenix_server(tmp_path) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
-@pytest.mark.skipif(not PHOENIX_PYTHON, reason="set PHOENIX_PYTHON to a Python with arize-phoenix installed")
+@needs_phoenix
 def test_phoenix_shows_kind_input_and_output_and_never_a_redacted_field(
         phoenix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(oi.ENV_OPENINFERENCE, "1")

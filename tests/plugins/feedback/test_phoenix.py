@@ -5,9 +5,6 @@ arize-phoenix installed, to a real Phoenix read back through its REST API."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +20,7 @@ from agent.plugin import ConfigError
 from agent.testing import CapturedTelemetry, ManualClock, run_plugin
 from plugins.feedback import names as n
 from plugins.feedback.phoenix import annotation_result
+from tests.support.phoenix import needs_phoenix, phoenix_server
 from tests.support.webhook import WebhookReceiver
 
 PATH = "/v1/span_annotations"
@@ -207,41 +205,14 @@ def test_annotation_results_from_feedback_values() -> None:
 
 # -- a real Phoenix (optional) ------------------------------------------------------------------
 
-PHOENIX_PYTHON = os.environ.get("PHOENIX_PYTHON", "")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def phoenix(tmp_path: Path) -> Iterator[str]:
     """A Phoenix server on 127.0.0.1 (its own working directory); yields its base URL."""
-    port, grpc_port = _free_port(), _free_port()
-    env = {**os.environ, "PHOENIX_HOST": "127.0.0.1", "PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(grpc_port),
-           "PHOENIX_WORKING_DIR": str(tmp_path / "phoenix"), "PHOENIX_TELEMETRY_ENABLED": "false"}
-    proc = subprocess.Popen([PHOENIX_PYTHON, "-m", "phoenix.server.main", "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # readiness: the server answers its health check (start-up takes seconds)
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("phoenix did not start") from None
-                time.sleep(0.5)
+    with phoenix_server(tmp_path / "phoenix") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
-@pytest.mark.skipif(not PHOENIX_PYTHON, reason="set PHOENIX_PYTHON to a Python with arize-phoenix installed")
+@needs_phoenix
 def test_phoenix_shows_the_feedback_as_an_annotation_of_the_prediction_span(phoenix: str, tmp_path: Path) -> None:
     agent.init(
         exporter={"type": "otlp", "endpoint": phoenix, "protocol": "http/protobuf",  # Phoenix takes traces only

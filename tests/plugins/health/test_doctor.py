@@ -1,7 +1,8 @@
 """``infersight doctor``: a clear report, secrets kept out of it, exit 1 on problems, 2 on an unreadable config.
 
-``run_doctor`` is called in-process for the report's content; the command's exit codes
-and its one-line errors are checked on the installed ``infersight`` executable.
+``run_doctor`` is called in-process for the report's content; the command's exit codes and its
+one-line errors through ``agent.cli.main`` in-process (``run_cli``), and once on the installed
+``infersight`` executable, as a user runs it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from agent.plugin import ENVIRONMENT_VARIABLES
 from plugins.health.doctor import ENV_DATA_DIR, OTEL_ENDPOINT, OTEL_PROTOCOL, display_endpoint, run_doctor
+from tests.support.cli import run_cli
 
 INFERSIGHT = Path(sys.executable).with_name("infersight")
 
@@ -213,7 +215,7 @@ def test_command_on_a_binary_or_non_utf8_config_exits_2_with_one_line(
 ) -> None:
     path = tmp_path / "agent.toml"
     path.write_bytes(content)
-    proc = _run("doctor", "--config", str(path))
+    proc = run_cli("doctor", "--config", path)
     assert proc.returncode == 2, proc.stderr
     [line] = _error_lines(proc)
     assert line.startswith("infersight doctor: ") and str(path) in line and expected in line
@@ -222,7 +224,7 @@ def test_command_on_a_binary_or_non_utf8_config_exits_2_with_one_line(
 
 def test_command_on_a_directory_or_missing_config_exits_2(tmp_path: Path) -> None:
     for target in (tmp_path, tmp_path / "missing.toml"):
-        proc = _run("doctor", "--config", str(target))
+        proc = run_cli("doctor", "--config", target)
         assert proc.returncode == 2, proc.stderr
         [line] = _error_lines(proc)
         assert str(target) in line

@@ -1,5 +1,9 @@
-"""``infersight validate`` and ``infersight schema infer`` as a user runs them: the installed command, in a
-subprocess. Exit 0 fine, 1 violations found, 2 bad input with one line on stderr (never a traceback)."""
+"""``infersight validate`` and ``infersight schema infer``: exit 0 fine, 1 violations found, 2 bad input with one
+line on stderr (never a traceback).
+
+The round trip (infer, validate clean data, validate broken data) runs the installed command in a
+subprocess, as a user runs it; the bad-input checks run the same ``main`` in-process (``run_cli``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.support.cli import run_cli
 
 INFERSIGHT = str(Path(sys.executable).parent / "infersight")
 
@@ -47,7 +53,7 @@ def reference(tmp_path: Path) -> Path:
 
 
 def test_schema_infer_to_an_unwritable_path_exits_2_with_one_line(tmp_path: Path, reference: Path) -> None:
-    proc = cli("schema", "infer", reference, "-o", "missing/dir/schema.toml", cwd=tmp_path)
+    proc = run_cli("schema", "infer", reference, "-o", "missing/dir/schema.toml", cwd=tmp_path)
     assert_bad_input(proc, "missing/dir/schema.toml", "cannot write schema file")
     assert not (tmp_path / "missing").exists()
 
@@ -69,11 +75,11 @@ def test_missing_or_unreadable_input_exits_2_naming_the_file(
     (tmp_path / "bad.toml").write_text('[features.age]\ntype = "int"\nmin = "zero"\n', encoding="utf-8")
     (tmp_path / "schema.toml").write_text('[features.age]\ntype = "int"\n', encoding="utf-8")
     (tmp_path / "latin1.csv").write_bytes("age,city\n30,Zürich\n".encode("latin-1"))
-    assert_bad_input(cli(*args, cwd=tmp_path), *mentions)
+    assert_bad_input(run_cli(*args, cwd=tmp_path), *mentions)
 
 
 def test_a_bad_option_value_exits_2_naming_the_option(tmp_path: Path, reference: Path) -> None:
-    assert_bad_input(cli("schema", "infer", reference, "--tolerance", "nan", cwd=tmp_path), "--tolerance")
+    assert_bad_input(run_cli("schema", "infer", reference, "--tolerance", "nan", cwd=tmp_path), "--tolerance")
 
 
 def test_validate_passes_fresh_data_of_the_reference_distribution_and_exits_1_only_on_violations(

@@ -10,6 +10,7 @@ import pytest
 
 import agent
 from agent.cli import main
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,8 +71,7 @@ def test_version_and_every_plugin_command_is_on_the_command_line() -> None:
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path: Path, argv: list[str]) -> None:
     (tmp_path / "binary.toml").write_bytes(b"\xff\xfe\x00\x01")
     paths = {"dir": str(tmp_path), "binary": str(tmp_path / "binary.toml"), "missing": str(tmp_path / "nope.toml")}
-    args = [a.format(**paths) for a in argv]
-    proc = subprocess.run([str(INFERSIGHT), *args], capture_output=True, text=True, timeout=60, check=False)
+    proc = run_cli(*[a.format(**paths) for a in argv])  # in-process; --version and --help run the executable
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -93,6 +93,7 @@ def ordered_statistics(values: np.ndarray, labels: np.ndarray) -> OrderedStats:
     ends[:, :-1] = sv[:, :-1] != sv[:, 1:]
     ends &= finite
     all_ends = bool(finite.all() and ends.all())  # no ties, no missing values: the maximum needs no mask
+    at_ends = None if all_ends else _end_positions(ends)  # few distinct values: read the ECDFs at those only
     gaps = np.nan_to_num(np.diff(sv, axis=1), nan=0.0).astype(np.float32)  # zero between ties and past the values
     pos = np.arange(1, N + 1, dtype=np.float32)
     last = np.maximum(count - 1, 0)
@@ -116,6 +117,9 @@ def ordered_statistics(values: np.ndarray, labels: np.ndarray) -> OrderedStats:
             np.subtract(x, pos_n, out=x)
             if all_ends:
                 top = np.maximum(x.max(axis=2), -x.min(axis=2))  # |x| without a pass to take it
+            elif at_ends is not None:
+                xe = np.take_along_axis(x, at_ends[None], axis=2)
+                top = np.maximum(xe.max(axis=2), -xe.min(axis=2))
             else:
                 top = np.maximum(np.where(ends[None], x, 0).max(axis=2), -np.where(ends[None], x, 0).min(axis=2))
             ks[b0:b0 + step] = top / denominator
@@ -138,8 +142,12 @@ def ordered_statistics(values: np.ndarray, labels: np.ndarray) -> OrderedStats:
             diff *= scale
             diff -= pos * inv_b
             np.abs(diff, out=diff)
-            ks[b0:b0 + step] = (diff.max(axis=2) if all_ends
-                                else np.where(ends[None], diff, np.float32(0.0)).max(axis=2))
+            if all_ends:
+                ks[b0:b0 + step] = diff.max(axis=2)
+            elif at_ends is not None:
+                ks[b0:b0 + step] = np.take_along_axis(diff, at_ends[None], axis=2).max(axis=2)
+            else:
+                ks[b0:b0 + step] = np.where(ends[None], diff, np.float32(0.0)).max(axis=2)
             if b0 < W1 and N > 1:
                 k = min(step, W1 - b0)
                 w1[b0:b0 + k] = np.einsum("bdn,dn->bd", diff[:k, :, :-1], gaps)
@@ -149,6 +157,23 @@ def ordered_statistics(values: np.ndarray, labels: np.ndarray) -> OrderedStats:
     ks[empty] = math.nan
     w1[empty[:W1]] = math.nan
     return OrderedStats(ks, w1, n_a, n_b)
+
+
+def _end_positions(ends: np.ndarray) -> np.ndarray | None:
+    """Per column, the positions that end a run of equal finite values, padded with the column's last one.
+
+    None when the columns hold many distinct values (masking the whole array is then as cheap):
+    with few distinct values (discrete features) the KS maximum is read at these positions only.
+    """
+    d, N = ends.shape
+    count = ends.sum(axis=1)
+    E = int(count.max()) if d else 0
+    if E == 0 or E > N // 4:
+        return None
+    first = np.argsort(~ends, axis=1, kind="stable")[:, :E]  # the ends of each column first, in order
+    last = first[np.arange(d), np.maximum(count - 1, 0)]
+    out: np.ndarray = np.where(np.arange(E)[None, :] < count[:, None], first, last[:, None])
+    return out
 
 
 def mean_statistics(standardised: np.ndarray, labels: np.ndarray) -> np.ndarray:

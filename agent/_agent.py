@@ -41,7 +41,7 @@ from agent._jobs import Jobs
 from agent._logging import make_logger
 from agent._plugins import PluginHost
 from agent._runtime import PluginContext
-from agent._tables import load_table
+from agent._tables import load_table, vectors_per_row
 from agent._telemetry import Pipelines, build_pipelines
 from agent._types import (
     ArtifactIdentity,
@@ -444,7 +444,7 @@ class Agent:
         """Normalise reference rows and hand them to the plugins on the worker thread."""
         info = self.models.get(model) or self.register_model(model)
         if _is_columns(rows):
-            got: Any = {str(k): np.asarray(v) for k, v in rows.items()}
+            got: Any = {str(k): vectors_per_row(v) for k, v in rows.items()}
         else:
             try:
                 got = rows_of(rows, info)
@@ -516,10 +516,19 @@ def _identify_configured(agent: Agent, configured: list[tuple[str, str]]) -> Non
 
 
 def _is_columns(rows: Any) -> bool:
-    """A mapping of equal-length 1-D arrays (what ``load_table`` returns): columns, not one row."""
+    """A dict of columns (what ``load_table`` returns), not one row: every value an array or list, equal lengths.
+
+    A column may hold one vector per row (a 2-D array, a list of lists): an embedding feature.
+    """
     if not isinstance(rows, Mapping) or not rows:
         return False
-    lengths = {len(v) if isinstance(v, np.ndarray) and v.ndim == 1 else -1 for v in rows.values()}
+
+    def length(v: Any) -> int:
+        if isinstance(v, np.ndarray):
+            return len(v) if v.ndim >= 1 else -1
+        return len(v) if isinstance(v, list | tuple) else -1
+
+    lengths = {length(v) for v in rows.values()}
     return len(lengths) == 1 and -1 not in lengths
 
 

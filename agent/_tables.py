@@ -141,8 +141,25 @@ def _union_keys(items: list[Any]) -> list[str]:
     return list(seen)
 
 
+def vectors_per_row(col: Any) -> np.ndarray:
+    """``col`` as an array; a 2-D (or deeper) column becomes one list per row, as captured rows give them.
+
+    An ``(n, 1)`` column stays a scalar column (flattened by the caller).
+    """
+    arr = np.asarray(col)
+    if arr.ndim > 1 and any(d > 1 for d in arr.shape[1:]):  # an embedding feature: one vector per row
+        out = np.empty(arr.shape[0], dtype=object)
+        for i, row in enumerate(arr.tolist()):  # element by element: a square block would broadcast
+            out[i] = row
+        return out
+    return arr
+
+
 def _normalise(col: np.ndarray) -> np.ndarray:
-    col = np.asarray(col).reshape(-1)
+    col = vectors_per_row(col)
+    if col.dtype == object and col.ndim == 1 and len(col) and isinstance(col[0], list):
+        return col
+    col = col.reshape(-1)
     if col.dtype.kind in "iuf":
         return col.astype(np.float64, copy=False)
     if col.dtype.kind == "b":

@@ -196,6 +196,23 @@ def test_reference_outputs_reach_plugins_with_the_reference_rows() -> None:
     assert batch.outputs is not None and batch.outputs.shape == (3, 2) and len(batch) == 3
 
 
+def test_a_dict_of_columns_is_rows_and_a_two_d_column_one_vector_per_row() -> None:
+    got: list[RecordBatch] = []
+
+    class Reference:
+        def infersight_set_reference(self, model: ModelInfo, records: RecordBatch) -> None:
+            got.append(records)
+
+    with capture_telemetry(register=[("ref", Reference())]) as tel:
+        agent.set_reference("m", {"a": [1.0, 2.0, 3.0], "city": ["x", "y", "x"]})  # lists: columns, not one row
+        agent.set_reference("m", {"a": np.ones(2), "emb": np.arange(6.0).reshape(2, 3), "tok": [[1, 2], [3, 4]]})
+        assert tel.flush()
+    first, second = got
+    assert len(first) == 3 and first.columns["a"].tolist() == [1.0, 2.0, 3.0]
+    assert len(second) == 2 and second.columns["emb"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert second.columns["tok"].tolist() == [[1, 2], [3, 4]]  # a square block stays one list per row
+
+
 def test_huge_ints_and_missing_batch_outputs_do_not_lose_rows() -> None:
     info = ModelInfo(name="m", capture=True)
     caps = [cap({"x": 10**400, "y": 1.0}, 0.5, model=info), cap({"x": 2, "y": 1.0}, 0.5, model=info),

@@ -72,6 +72,13 @@ def test_columns_from_arrays_and_names() -> None:
     assert list(cols) == ["u", "v"]
 
 
+def test_a_two_d_column_of_a_mapping_is_one_vector_per_row() -> None:
+    emb = np.arange(12.0).reshape(4, 3)
+    cols = columns_from_rows({"x": [1, 2, 3, 4], "emb": emb, "col": np.ones((4, 1))})
+    assert cols["emb"].shape == (4,) and cols["emb"].tolist() == emb.tolist()
+    assert cols["col"].tolist() == [1.0] * 4  # an (n, 1) column is a scalar feature
+
+
 def test_columns_from_mapping_and_dataframe() -> None:
     cols = columns_from_rows({"a": [1, 2], "b": ["p", "q"]})
     assert cols["a"].dtype == np.float64 and cols["b"].dtype == object

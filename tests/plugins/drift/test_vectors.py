@@ -211,7 +211,7 @@ def test_digits_windows_through_the_plugin_flag_a_class_mix_change_and_not_a_res
     same = pool[:100]
     mix = pool[y[pool] <= 4][:100]
     with run_plugin("drift", config={"drift": SMALL}) as h:
-        h.set_reference("digits", [{"pixels": v} for v in X[ref].tolist()])
+        h.set_reference("digits", {"pixels": X[ref]})  # a mapping of columns: a 2-D column is one vector per row
         h.feed("digits", [{"pixels": v} for v in X[same].tolist()], [0] * 100)
         h.tick()
         first = {r.feature: r for r in h.plugin("drift").latest("digits")}["pixels"]

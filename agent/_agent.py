@@ -262,7 +262,7 @@ class Agent:
             except ImportError as exc:
                 raise ConfigError(f"models.{name}.reference", path, f"a file this install can read ({exc})") from None
             except (OSError, ValueError) as exc:
-                expected = f"a readable .npz, .npy, .csv or .parquet table ({describe_exception(exc)})"
+                expected = f"a readable .npz, .npy, .csv, .parquet or .jsonl table ({describe_exception(exc)})"
                 raise ConfigError(f"models.{name}.reference", path, expected) from None
         return out
 

@@ -7,6 +7,7 @@ The core loads ``[models.NAME] reference`` files with these; plugins use them (t
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
@@ -29,14 +30,16 @@ class FeatureType(Enum):
 
 
 def load_table(path: str | Path) -> Columns:
-    """Load ``.npz``/``.npy``/``.csv``/``.parquet`` into ``{column: 1-D array}``."""
+    """Load ``.npz``/``.npy``/``.csv``/``.parquet``/``.jsonl`` into ``{column: 1-D array}`` (vectors as lists)."""
     p = Path(path)
     suffix = p.suffix.lower()
     if not p.exists():
         raise FileNotFoundError(f"reference file {str(p)!r} does not exist")
-    if suffix == ".npz":
+    if suffix == ".npz":  # one array per column; a 2-D array is a vector (embedding) column
         with np.load(p, allow_pickle=False) as data:
-            return {name: _one_d(np.asarray(data[name]), f"{p}:{name}") for name in data.files}
+            return {name: vectors_per_row(_column(np.asarray(data[name]), f"{p}:{name}")) for name in data.files}
+    if suffix in (".jsonl", ".ndjson"):
+        return _load_jsonl(p)
     if suffix == ".npy":
         return columns_from_rows(np.load(p, allow_pickle=False))
     if suffix == ".csv":
@@ -51,14 +54,34 @@ def load_table(path: str | Path) -> Columns:
         table = pq.read_table(p)
         return {name: _from_list(table.column(name).to_pylist()) for name in table.column_names}
     raise ValueError(
-        f"reference file {str(p)!r}: unsupported suffix {suffix!r}, expected .npz, .npy, .csv or .parquet"
+        f"reference file {str(p)!r}: unsupported suffix {suffix!r}, expected .npz, .npy, .csv, .parquet or .jsonl"
     )
 
 
-def _one_d(arr: np.ndarray, where: str) -> np.ndarray:
-    if arr.ndim != 1:
-        raise ValueError(f"{where}: expected a 1-D column, got shape {arr.shape}")
+def _column(arr: np.ndarray, where: str) -> np.ndarray:
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{where}: expected a 1-D column (or 2-D: one vector per row), got shape {arr.shape}")
     return arr
+
+
+def _load_jsonl(path: Path) -> Columns:
+    """One JSON object per line (blank lines skipped): the rows of a table; a list value is a vector."""
+    rows: list[Mapping[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise ValueError(f"reference file {str(path)!r} line {lineno}: not JSON") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"reference file {str(path)!r} line {lineno}: expected a JSON object, "
+                                 f"got {type(row).__name__}")
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"reference file {str(path)!r} holds no rows")
+    return columns_from_rows(rows)
 
 
 def _load_csv(path: Path) -> Columns:

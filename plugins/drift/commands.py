@@ -31,7 +31,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add ``infersight drift``."""
     drift = subparsers.add_parser(
         "drift", help="compare a reference and a current dataset; exit 1 on drift, 2 on bad input",
-        description="Compare a current dataset with a reference (.npz, .npy, .csv or .parquet). "
+        description="Compare a current dataset with a reference (.npz, .npy, .csv, .parquet or .jsonl). "
                     "Exit 0: no drift; 1: drift found; 2: bad input.",
     )
     drift.add_argument("reference", help="reference (training) data file")

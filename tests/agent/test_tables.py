@@ -19,6 +19,29 @@ def test_load_npz_returns_each_array_as_a_column(tmp_path: Path) -> None:
     np.testing.assert_array_equal(cols["a"], [0.0, 1.0, 2.0])
 
 
+def test_load_npz_two_d_array_is_a_vector_column(tmp_path: Path) -> None:
+    path = tmp_path / "ref.npz"
+    np.savez(path, x=np.arange(2.0), emb=np.arange(6.0).reshape(2, 3), bad=np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match=r"ref\.npz:bad"):
+        load_table(path)
+    np.savez(path, x=np.arange(2.0), emb=np.arange(6.0).reshape(2, 3))
+    assert load_table(path)["emb"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+
+
+def test_load_jsonl_rows_with_vectors_and_bad_lines_named(tmp_path: Path) -> None:
+    path = tmp_path / "ref.jsonl"
+    path.write_text('{"x": 1, "emb": [0.1, 0.2]}\n\n{"x": 2.5, "emb": [0.3, 0.4], "city": "Oslo"}\n')
+    cols = load_table(path)
+    assert cols["x"].tolist() == [1.0, 2.5] and cols["emb"].tolist() == [[0.1, 0.2], [0.3, 0.4]]
+    assert cols["city"].tolist() == [None, "Oslo"]
+    path.write_text('{"x": 1}\n[1, 2]\n')
+    with pytest.raises(ValueError, match=r"ref\.jsonl.*line 2: expected a JSON object"):
+        load_table(path)
+    path.write_text('{"x": 1}\n{oops\n')
+    with pytest.raises(ValueError, match=r"line 2: not JSON"):
+        load_table(path)
+
+
 def test_load_npy_two_d_names_columns_f0_to_fn(tmp_path: Path) -> None:
     path = tmp_path / "ref.npy"
     np.save(path, np.arange(6.0).reshape(3, 2))

@@ -53,12 +53,15 @@ from plugins.drift.multivariate import (
     shift_sensitivity,
 )
 from plugins.drift.permutation import (
+    WASSERSTEIN_RELABELINGS,
+    OrderedStats,
     count_from_sums,
     labelled_sums,
     mean_from_sums,
     null_quantile,
     null_rms,
     one_hot_rows,
+    ordered_from_counts,
     ordered_statistics,
     permutation_p,
     permutations_for,
@@ -139,20 +142,20 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
     # numeric features: KS and Wasserstein of every relabeling (ties exact)
     num = np.vstack([jp.numeric_rows, np.column_stack(
         [_column(numeric.get(f), n_window) for f in jp.numeric]) if jp.numeric else np.empty((n_window, 0))])
-    comps: dict[str, np.ndarray] = {}
+    comps: dict[str, np.ndarray] = {"ks": np.empty(0)} if jp.numeric else {}  # the KS component, set below
     w_null: dict[str, float] = {}
     observed_ks: dict[str, float] = {}
     observed_w: dict[str, float] = {}
     counts_ref: dict[str, int] = {}
     standardised = standardise_columns(num) if jp.numeric else np.empty((N, 0))
-    if jp.numeric:
-        ordered = ordered_statistics(num, labels)
-        comps["ks"] = np.where(np.isnan(ordered.ks), -np.inf, ordered.scaled_ks).max(axis=1)
-        q = null_rms(ordered.wasserstein)
-        w_null = dict(zip(jp.numeric, q.tolist(), strict=True))
-        observed_ks = dict(zip(jp.numeric, ordered.ks[0].tolist(), strict=True))
-        observed_w = dict(zip(jp.numeric, ordered.wasserstein[0].tolist(), strict=True))
-        counts_ref.update(zip(jp.numeric, np.isfinite(jp.numeric_rows).sum(axis=0).tolist(), strict=True))
+    counts_ref.update(zip(jp.numeric, np.isfinite(jp.numeric_rows).sum(axis=0).tolist(), strict=True))
+    # Discrete features whose pooled values are all reference levels get their KS and Wasserstein
+    # distances from the level counts below (the same numbers, without sorting every relabeling).
+    discrete = [f for f in jp.numeric if f in jp.levels]
+    level_codes = {f: _level_codes(jp.levels[f], num[:, jp.numeric.index(f)]) for f in discrete}
+    by_counts = {f for f in discrete if not np.any(level_codes[f] == jp.levels[f].size)}
+    sorted_cols = [j for j, f in enumerate(jp.numeric) if f not in by_counts]
+    ordered = ordered_statistics(num[:, sorted_cols], labels) if sorted_cols else None
 
     # categorical features (chi-square, TVD) and discrete ones (TVD over reference levels + other)
     cat_codes: list[np.ndarray] = []
@@ -165,10 +168,8 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
         cat_levels.append(max(k, 1))
         one_hot_width.append(frequent)
         counts_ref[f] = int(np.count_nonzero(code[:n] >= 0))
-    discrete = [f for f in jp.numeric if f in jp.levels]
     for f in discrete:
-        j = jp.numeric.index(f)
-        cat_codes.append(_level_codes(jp.levels[f], num[:, j]))
+        cat_codes.append(level_codes[f])
         cat_levels.append(jp.levels[f].size + 1)
 
     # the kernel's input: the standardised, encoded pooled rows
@@ -205,6 +206,13 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
         means = mean_from_sums(sums[:, :cuts[0]], totals[:cuts[0]], n, N).max(axis=1)
         comps["mean"] = means
         mean_shift = means / math.sqrt(n * n_window / N)  # the largest mean difference, in pooled σ
+    if jp.numeric:
+        ks, scaled, wass = _ordered(jp, ordered, sorted_cols, by_counts, discrete, sums[:, cuts[0]:cuts[1]],
+                                    totals[cuts[0]:cuts[1]], levels)
+        comps["ks"] = np.where(np.isnan(ks), -np.inf, scaled).max(axis=1)
+        w_null = dict(zip(jp.numeric, null_rms(wass).tolist(), strict=True))
+        observed_ks = dict(zip(jp.numeric, ks[0].tolist(), strict=True))
+        observed_w = dict(zip(jp.numeric, wass[0].tolist(), strict=True))
     tvd_null: dict[str, float] = {}
     if cat_codes:
         counted = count_from_sums(sums[:, cuts[0]:cuts[1]], totals[cuts[0]:cuts[1]], levels)
@@ -264,6 +272,33 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
         permutations=labels.shape[0] - 1, wasserstein_null=w_null, tvd_null=tvd_null, reference_counts=counts_ref,
         observed_ks=observed_ks, observed_wasserstein=observed_w,
     )
+
+
+def _ordered(jp: JointProfile, ordered: OrderedStats | None, sorted_cols: list[int], by_counts: set[str],
+             discrete: list[str], counts: np.ndarray, totals: np.ndarray,
+             levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """KS distance, scaled KS and Wasserstein-1 of every relabeling for every numeric feature, in column order.
+
+    From ``ordered_statistics`` for the columns it sorted, from the level counts of the
+    one-hot product for the discrete features whose pooled values are all reference levels.
+    """
+    B1 = counts.shape[0]
+    d = len(jp.numeric)
+    W1 = ordered.wasserstein.shape[0] if ordered is not None else min(B1, WASSERSTEIN_RELABELINGS)
+    ks, scaled, wass = np.full((B1, d), math.nan), np.zeros((B1, d)), np.full((W1, d), math.nan)
+    if ordered is not None:
+        ks[:, sorted_cols], scaled[:, sorted_cols], wass[:, sorted_cols] = (
+            ordered.ks, ordered.scaled_ks, ordered.wasserstein)
+    if by_counts:
+        offsets = np.concatenate([[0], np.cumsum(levels)]).astype(np.int64)
+        first = len(levels) - len(discrete)  # the discrete features' codes follow the categorical ones
+        names = [f for f in discrete if f in by_counts]
+        cols = np.concatenate([np.arange(offsets[first + discrete.index(f)],
+                                         offsets[first + discrete.index(f)] + jp.levels[f].size) for f in names])
+        got = ordered_from_counts(counts[:, cols], totals[cols], [jp.levels[f] for f in names])
+        where = [jp.numeric.index(f) for f in names]
+        ks[:, where], scaled[:, where], wass[:, where] = got.ks, got.scaled_ks, got.wasserstein[:W1]
+    return ks, scaled, wass
 
 
 def _column(values: np.ndarray | None, n: int) -> np.ndarray:

@@ -159,6 +159,46 @@ def ordered_statistics(values: np.ndarray, labels: np.ndarray) -> OrderedStats:
     return OrderedStats(ks, w1, n_a, n_b)
 
 
+def ordered_from_counts(counts_a: np.ndarray, total: np.ndarray, values: list[np.ndarray]) -> OrderedStats:
+    """``ordered_statistics`` of discrete columns from each relabeling's counts at their sorted distinct values.
+
+    ``counts_a`` is (B + 1) × Σ L_j: the reference-labelled rows at each of column j's L_j
+    sorted ``values[j]`` (columns side by side), ``total`` the counts over all rows. Every
+    pooled value of a column must be one of its values (missing ones are not counted). The
+    ECDFs at the end of each run of ties are cumulative counts, so KS (tie-exact) and
+    Wasserstein-1 come from a few small arrays instead of sorting and cumulating every
+    relabeling's rows; the results are ``ordered_statistics``'s (its Wasserstein rows for
+    the first ``WASSERSTEIN_RELABELINGS`` relabelings).
+    """
+    a = np.asarray(counts_a, dtype=np.float64)
+    B1, d = a.shape[0], len(values)
+    sizes = np.array([v.size for v in values], dtype=np.int64)
+    L = int(sizes.max()) if d else 0
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    k = np.arange(L)
+    inside = k[None, :] < sizes[:, None]
+    # padding reads an appended zero column, so cumulative counts stay flat past a column's last value
+    idx = np.where(inside, starts[:, None] + k[None, :], a.shape[1])
+    A = np.concatenate([a, np.zeros((B1, 1))], axis=1)[:, idx]  # (B + 1, d, L)
+    T = np.append(np.asarray(total, dtype=np.float64), 0.0)[idx]  # (d, L)
+    cA = np.cumsum(A, axis=2)
+    cT = np.cumsum(T, axis=1)
+    n_a = cA[:, :, -1] if L else np.zeros((B1, d))
+    n_b = (cT[:, -1] if L else np.zeros(d))[None, :] - n_a
+    gaps = np.zeros((d, L))
+    for j, v in enumerate(values):
+        gaps[j, :v.size - 1] = np.diff(np.asarray(v, dtype=np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = np.abs(cA / n_a[:, :, None] - (cT[None] - cA) / n_b[:, :, None])
+    ks = diff.max(axis=2) if L else np.zeros((B1, d))
+    W1 = min(B1, WASSERSTEIN_RELABELINGS)
+    w1 = np.einsum("bdl,dl->bd", diff[:W1], gaps)
+    empty = (n_a == 0) | (n_b == 0)
+    ks[empty] = math.nan
+    w1[empty[:W1]] = math.nan
+    return OrderedStats(ks, w1, n_a, n_b)
+
+
 def _end_positions(ends: np.ndarray) -> np.ndarray | None:
     """Per column, the positions that end a run of equal finite values, padded with the column's last one.
 

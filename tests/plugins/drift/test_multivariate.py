@@ -125,6 +125,17 @@ def test_lsdd_of_every_relabeling_separates_a_shift_from_its_relabelings() -> No
     assert stats.shape == (41,) and stats[0] > stats[1:].max()
 
 
+def test_lsdd_at_several_bandwidths_gives_one_column_each_and_the_single_bandwidth_one_by_default() -> None:
+    rng = np.random.default_rng(8)
+    Z = np.vstack([rng.normal(size=(150, 3)), rng.normal(0.8, 1.0, size=(100, 3))])
+    labels = relabel(150, 100, 30, rng)
+    sigma = median_bandwidth(Z)
+    both = lsdd_permuted(Z, labels, sigmas=(sigma, sigma / 2))
+    assert both.shape == (31, 2)
+    assert np.allclose(both[:, 0], lsdd_permuted(Z, labels))
+    assert np.all(both[0] > np.quantile(both[1:], 0.95, axis=0))
+
+
 def test_median_bandwidth_scales_with_data() -> None:
     rng = np.random.default_rng(6)
     X = rng.normal(size=(500, 3))

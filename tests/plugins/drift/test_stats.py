@@ -11,6 +11,7 @@ from scipy.spatial.distance import jensenshannon
 
 from plugins.drift import effects
 from plugins.drift.correction import Correction, correct
+from plugins.drift.permutation import one_hot_rows, ordered_from_counts, ordered_statistics, relabel
 from plugins.drift.stats import (
     chi2_test,
     contingency,
@@ -140,3 +141,28 @@ def test_bonferroni_and_bh_corrections_skip_nans() -> None:
     bh = correct(p, Correction.BH)
     expected = stats.false_discovery_control([0.01, 0.04, 0.03, 0.5])
     np.testing.assert_allclose([bh[0], bh[1], bh[3], bh[4]], expected, rtol=1e-12)
+
+
+def test_relabeled_ks_and_wasserstein_match_scipy_and_discrete_columns_match_from_their_level_counts() -> None:
+    rng = np.random.default_rng(5)
+    n, N = 70, 160
+    cols = [rng.normal(size=N), rng.integers(0, 5, N).astype(float), rng.choice([0.0, 2.0, 7.5], N)]
+    cols[1][rng.random(N) < 0.1] = np.nan
+    V = np.column_stack(cols)
+    labels = relabel(n, N - n, 30, rng)
+    ordered = ordered_statistics(V, labels)
+    for b in (0, 7):
+        for j, col in enumerate(cols):
+            a, w = col[labels[b]], col[~labels[b]]
+            a, w = a[np.isfinite(a)], w[np.isfinite(w)]
+            assert ordered.ks[b, j] == pytest.approx(stats.ks_2samp(a, w).statistic, abs=1e-6)  # float32
+            assert ordered.wasserstein[b, j] == pytest.approx(stats.wasserstein_distance(a, w), rel=1e-5)
+    # the discrete columns from their counts at each distinct value: the same distances
+    values = [np.unique(c[np.isfinite(c)]) for c in cols[1:]]
+    codes = np.column_stack([np.where(np.isfinite(c), np.searchsorted(v, c), -1) for c, v in zip(cols[1:], values,
+                                                                                                  strict=True)])
+    one_hot = one_hot_rows(codes, np.array([v.size for v in values]))
+    counted = ordered_from_counts(labels.astype(np.float64) @ one_hot, one_hot.sum(axis=0), values)
+    assert np.allclose(counted.ks, ordered.ks[:, 1:], atol=1e-6)
+    assert np.allclose(counted.wasserstein, ordered.wasserstein[:, 1:], atol=1e-6)
+    assert np.array_equal(counted.n_a, ordered.n_a[:, 1:])

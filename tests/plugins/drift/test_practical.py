@@ -1,8 +1,9 @@
 """Practical importance and window size: the gate means the same at n = 50 and 50,000, and power grows with n.
 
-Effects are corrected for sampling noise with the window's own permutations, so with no
-drift a corrected effect is above 0 in at most 5% of windows at any size; with 50,000 rows
-the noise is tiny and a threshold of 0.1σ separates a 0.02σ shift from a 0.2σ one. The
+Effects are corrected by the noise's expected size at the window's sizes (read off its own
+permutations) and reported as 0 when not significant, so with no drift a corrected effect is
+above 0 in at most α = 5% of windows at any size; with 50,000 rows the noise is tiny and a
+threshold of 0.1σ separates a 0.02σ shift from a 0.2σ one. The
 joint test uses the whole window (random Fourier features above 1,000 pooled rows), so its
 power does not fall as windows grow. One BLAS thread, as in the calibration studies.
 """

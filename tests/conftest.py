@@ -4,10 +4,35 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import agent
+from tests.support.cpu import cpu_lock
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "timing: asserts a wall-clock bound; never runs next to the demo test's CPU burners under xdist"
+    )
+
+
+@pytest.fixture(scope="session")
+def cpu_lock_file(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """This run's CPU lock file (tests/support/cpu.py) under pytest-xdist; None when one process runs all."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return None
+    return tmp_path_factory.getbasetemp().parent / "cpu.lock"  # the run's directory, shared by its workers
+
+
+@pytest.fixture(autouse=True)
+def _timing_apart_from_burners(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("timing") is None:
+        yield
+        return
+    with cpu_lock(request.getfixturevalue("cpu_lock_file"), shared=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

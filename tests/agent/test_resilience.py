@@ -73,6 +73,7 @@ def test_calls_return_promptly_when_collector_is_unreachable(
     assert elapsed < HANG_BOUND_S
 
 
+@pytest.mark.timing
 def test_flush_and_shutdown_keep_their_timeouts_when_collector_hangs(protocol: Protocol, tmp_path: Path) -> None:
     with make_receiver(protocol, "hang") as rx:
         start_against(rx.endpoint, protocol, tmp_path, shutdown_timeout=BOUNDED_TIMEOUT_S)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,6 +41,7 @@ class TickClock:
             self.rows += len(records)
 
 
+@pytest.mark.timing
 def test_sustained_load_keeps_the_tick_on_time_and_call_metrics_exact(tmp_path: Path) -> None:
     calls = 200_000
     interval = 1.0  # the default tick_interval

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agent.plugin import ENVIRONMENT_VARIABLES
+from tests.support.cpu import cpu_lock
 
 INFERSIGHT = Path(sys.executable).with_name("infersight")
 EXPECTED = Path(__file__).with_name("expected_output.txt")  # with {data_dir} for the data directory
@@ -31,14 +32,18 @@ def run_demo(
 
 
 @contextmanager
-def busy_cores(n: int | None = None) -> Iterator[None]:
-    """Keep ``n`` (default: every available) cores busy with CPU-burning processes for the block."""
+def busy_cores(lock: Path | None, n: int | None = None) -> Iterator[None]:
+    """Keep ``n`` (default: every available) cores busy with CPU-burning processes for the block.
+
+    ``lock``: the run's CPU lock file (``cpu_lock_file``), held exclusively meanwhile.
+    """
     count = n or len(os.sched_getaffinity(0))
-    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for p in burners:
-            p.kill()
-        for p in burners:
-            p.wait()
+    with cpu_lock(lock, shared=False):  # no test asserting a wall-clock bound runs meanwhile (tests/support/cpu.py)
+        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+        try:
+            yield
+        finally:
+            for p in burners:
+                p.kill()
+            for p in burners:
+                p.wait()

@@ -100,10 +100,10 @@ def test_demo_prints_the_expected_output(idle_run: IdleRun) -> None:
     assert idle_run.stdout == _next_to_a_collector(_expected(idle_run.data_dir), idle_run.webhook_url)
 
 
-def test_demo_prints_the_same_with_every_core_busy(idle_run: IdleRun) -> None:
+def test_demo_prints_the_same_with_every_core_busy(idle_run: IdleRun, cpu_lock_file: Path | None) -> None:
     # The plain command (no collector, no webhook), in the same data directory path as the idle
     # run so the lines naming it are the same too.
-    with busy_cores():
+    with busy_cores(cpu_lock_file):
         proc = run_demo("--data-dir", str(idle_run.data_dir), "--no-report")
     assert proc.returncode == 0, proc.stderr
     no_report = re.sub(r"\nReport: .*\n", "", _expected(idle_run.data_dir))

@@ -14,7 +14,7 @@ from plugins.drift.config import NUMERIC_TESTS, DriftConfig, Multivariate
 from plugins.drift.detector import SchemaChange, build_profile, evaluate
 from plugins.drift.results import MULTIVARIATE, DriftResult
 from plugins.drift.summary import FeatureSummary
-from plugins.drift.verdict import NOISE_QUANTILE, label
+from plugins.drift.verdict import label
 
 _TEST_ALIASES = {"ks": "ks", "cvm": "cvm", "chi2": "chi2", "mmd": "mmd", "lsdd": "lsdd"}
 
@@ -98,7 +98,7 @@ def rule_text(config: DriftConfig, *, joint: bool, vectors: bool = False) -> str
                   f"with {corr} correction, counted only when the joint test rejects (no split of alpha)")
     else:
         family = f"alpha {config.alpha:g}: features at {config.alpha:g} with {corr} correction (no joint test)"
-    thresholds = (f"drift = significant and effect beyond sampling noise (its 95th percentile with no drift at "
+    thresholds = (f"drift = significant and effect net of sampling noise (its root mean square with no drift at "
                   f"these sizes, removed in quadrature) >= threshold: numeric Wasserstein >= "
                   f"{config.threshold_numeric:g} sd; categorical, "
                   f"boolean, discrete TVD >= {config.threshold_categorical:g} (share of rows); joint >= "
@@ -179,7 +179,7 @@ def report_to_json(report: OfflineReport) -> dict[str, Any]:
     return {
         "drifted": report.drifted,
         "rule": {"alpha": cfg.alpha, "correction": cfg.correction.value,
-                 "joint": report.multivariate is not None, "noise_quantile": NOISE_QUANTILE,
+                 "joint": report.multivariate is not None, "noise": "rms",
                  "thresholds": {"numeric": cfg.threshold_numeric, "categorical": cfg.threshold_categorical,
                                 "multivariate": cfg.threshold_multivariate,
                                 **({"vector": cfg.threshold_vector} if report.has_vectors else {})}},

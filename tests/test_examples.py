@@ -20,5 +20,21 @@ def test_example_runs_and_writes_telemetry(name: str, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / name)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    shown = _readme_output(name)
+    if shown is not None:  # the README prints this example's output: it must be what the example prints
+        assert proc.stdout.strip() == shown
     if name != "custom_plugin.py":  # that one runs under agent.testing, in memory
         assert (tmp_path / "infersight-data" / "telemetry" / "traces.jsonl").stat().st_size > 0
+
+
+def _readme_output(name: str) -> str | None:
+    """The fenced block the README prints right after "Runnable: `python examples/NAME` (...):", if any."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    at = readme.find(f"Runnable: `python examples/{name}`")
+    if at < 0:
+        return None
+    end = readme.find("\n\n", at)  # the end of the "Runnable:" paragraph
+    if not readme[:end].rstrip().endswith(":") or not readme.startswith("```", end + 2):
+        return None
+    body = readme.find("\n", end + 2) + 1
+    return readme[body:readme.find("```", body)].strip()

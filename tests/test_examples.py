@@ -33,8 +33,11 @@ def _readme_output(name: str) -> str | None:
     at = readme.find(f"Runnable: `python examples/{name}`")
     if at < 0:
         return None
-    end = readme.find("\n\n", at)  # the end of the "Runnable:" paragraph
-    if not readme[:end].rstrip().endswith(":") or not readme.startswith("```", end + 2):
+    end = readme.find("\n\n", at)  # the end of the "Runnable:" paragraph (or bullet)
+    fence = readme.find("```", end)
+    if not readme[:end].rstrip().endswith(":") or readme[end + 2:fence].strip():
         return None
-    body = readme.find("\n", end + 2) + 1
-    return readme[body:readme.find("```", body)].strip()
+    body = readme.find("\n", fence) + 1
+    lines = readme[body:readme.find("```", body)].rstrip().splitlines()
+    indent = min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
+    return "\n".join(x[indent:] for x in lines).strip()

@@ -6,8 +6,9 @@ no capture is drained and no tick happens. A plugin hands such work to
 ``PluginContext.defer`` instead; this runner executes it FIFO on one daemon thread
 ("infersight-jobs"), guarded like a hook call (failures logged and counted against the
 plugin, which is disabled when it keeps failing), while the worker goes on draining and
-ticking. The queue is bounded: when it is full ``submit`` returns False and the plugin
-counts what it could not run. ``agent.flush()`` waits for the jobs queued before it, so a
+ticking. The queue is bounded per plugin: when a plugin's share is full ``submit`` returns
+False and the plugin counts what it could not run (one plugin's backlog does not refuse
+another's work). ``agent.flush()`` waits for the jobs queued before it, so a
 flush still means "every window that closed has been tested".
 """
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from agent._plugins import PluginHost
 
 JOB_LIMIT = 8
-"""Jobs waiting at most (a few windows' tests): beyond it the worker is producing faster than tests run."""
+"""Jobs of one plugin waiting at most (a few windows' tests): beyond it the worker produces faster than they run."""
 
 
 class Jobs:
@@ -35,14 +36,16 @@ class Jobs:
         self._queue: deque[tuple[object, str, Callable[[], object]]] = deque()
         self._cv = threading.Condition()
         self._running = 0  # jobs taken from the queue and not finished
+        self._waiting: dict[int, int] = {}  # queued jobs per plugin object (by id): each plugin has its own limit
         self._thread: threading.Thread | None = None
         self._stopped = False
 
     def submit(self, plugin: object, what: str, work: Callable[[], object]) -> bool:
         """Queue ``work`` of the ``plugin`` object (``what`` names it in error events); False when full or stopped."""
         with self._cv:
-            if self._stopped or len(self._queue) >= self._limit:
+            if self._stopped or self._waiting.get(id(plugin), 0) >= self._limit:
                 return False
+            self._waiting[id(plugin)] = self._waiting.get(id(plugin), 0) + 1
             self._queue.append((plugin, what, work))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="infersight-jobs", daemon=True)
@@ -73,6 +76,7 @@ class Jobs:
         with self._cv:
             self._stopped = True
             self._queue.clear()
+            self._waiting.clear()
             self._cv.notify_all()
         return done
 
@@ -84,6 +88,7 @@ class Jobs:
                 if self._stopped:
                     return
                 plugin, what, work = self._queue.popleft()
+                self._waiting[id(plugin)] -= 1
                 self._running += 1
             try:
                 self._host.run_guarded(plugin, what, work)

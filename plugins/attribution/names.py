@@ -83,3 +83,4 @@ REASON_EXPLAINER: Final = "explainer"  # the registered explainer raised or retu
 REASON_PREDICTOR: Final = "predictor"  # the registered predictor or loss raised
 REASON_BAD_ATTRIBUTIONS: Final = "bad_attributions"  # an output's attributions were not {feature: number}
 REASON_OVER_BUDGET: Final = "over_budget"  # rows past explain_max_rows in a window (not explained)
+REASON_BACKLOG: Final = "backlog"  # rows not attributed: this plugin's share of the agent's jobs queue was full

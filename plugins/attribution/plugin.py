@@ -29,8 +29,10 @@ and logged at most once a minute, never raised.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -81,6 +83,7 @@ class AttributionPlugin:
         self.agent: PluginContext | None = None
         self.tel: Telemetry | None = None
         self.states: dict[str, ModelState] = {}
+        self._states_lock = threading.Lock()  # creating a model's state: the jobs thread, or the worker counting
 
     @hookimpl
     def infersight_configure(self, config: dict[str, Any], agent: PluginContext) -> None:
@@ -92,13 +95,14 @@ class AttributionPlugin:
     # -- state ---------------------------------------------------------------------------
 
     def _state(self, model: ModelInfo) -> ModelState:
-        st = self.states.get(model.name)
-        if st is None or st.version != model.version:
-            fresh = ModelState(model.name, model.version, model.task, self.config.for_model(model.name))
-            if st is not None:  # a new version keeps the model's reference data
-                fresh.ref_columns, fresh.ref_labels = st.ref_columns, st.ref_labels
-            st = self.states[model.name] = fresh
-        return st
+        with self._states_lock:
+            st = self.states.get(model.name)
+            if st is None or st.version != model.version:
+                fresh = ModelState(model.name, model.version, model.task, self.config.for_model(model.name))
+                if st is not None:  # a new version keeps the model's reference data
+                    fresh.ref_columns, fresh.ref_labels = st.ref_columns, st.ref_labels
+                st = self.states[model.name] = fresh
+            return st
 
     def _now(self) -> float:
         assert self.agent is not None
@@ -133,7 +137,11 @@ class AttributionPlugin:
 
     @hookimpl
     def infersight_set_reference(self, model: ModelInfo, records: RecordBatch) -> None:
-        """Keep a sample of the reference rows (and their labels) and compute reference attributions from it."""
+        """Keep a sample of the reference rows and compute reference attributions (on the jobs thread)."""
+        self._later(model, "reference attributions", functools.partial(self._reference_rows, model, records),
+                    len(records))
+
+    def _reference_rows(self, model: ModelInfo, records: RecordBatch) -> None:
         st = self._state(model)
         n = len(records)
         cap = st.settings.reference_max_rows
@@ -216,7 +224,14 @@ class AttributionPlugin:
 
     @hookimpl
     def infersight_process_records(self, model: ModelInfo, records: RecordBatch) -> None:
-        """Attribute the rows (outputs or explainer), add them to the window; remember rows for labels."""
+        """Attribute the rows (outputs or explainer), add them to the window; remember rows for labels.
+
+        The application's explainer may be slow: the work runs on the agent's jobs thread, in
+        order with this plugin's other work, while the worker goes on.
+        """
+        self._later(model, "attribute rows", functools.partial(self._process, model, records), len(records))
+
+    def _process(self, model: ModelInfo, records: RecordBatch) -> None:
         st = self._state(model)
         n = len(records)
         if n == 0:
@@ -318,8 +333,8 @@ class AttributionPlugin:
         st.window = AttributionWindow(len(st.features))
         st.slices_reported.clear()
         if window.attributed:
-            st.pending.extend(self._evaluate(st, names.METHOD_ATTRIBUTION, st.features, window.means(),
-                                             window.attributed, now))
+            self._publish(self._evaluate(st, names.METHOD_ATTRIBUTION, st.features, window.means(),
+                                         window.attributed, now))
 
     def _evaluate(self, st: ModelState, method: str, features: Sequence[str], values: np.ndarray, rows: int,
                   now: float) -> list[Signal]:
@@ -341,7 +356,13 @@ class AttributionPlugin:
 
     @hookimpl
     def infersight_process_feedback(self, model: ModelInfo, events: list[FeedbackEvent]) -> None:
-        """Join labels to remembered rows; every ``permutation.rows`` labelled rows, a permutation window."""
+        """Join labels to remembered rows; every ``permutation.rows`` labelled rows, a permutation window.
+
+        Permutation importance calls the application's predictor many times: on the jobs thread.
+        """
+        self._later(model, "permutation importance", functools.partial(self._feedback, model, events))
+
+    def _feedback(self, model: ModelInfo, events: list[FeedbackEvent]) -> None:
         st = self.states.get(model.name)
         pred = registry.predictor(model.name)
         if st is None or pred is None or st.joins is None or st.perm_features is None:
@@ -359,8 +380,8 @@ class AttributionPlugin:
                 importance = self._importance(st, pred, X, y, seed_offset=st.windows_closed.get(
                     names.METHOD_PERMUTATION, 0) + 1)
                 if importance is not None:
-                    st.pending.extend(self._evaluate(st, names.METHOD_PERMUTATION, st.perm_features, importance,
-                                                     len(y), self._now()))
+                    self._publish(self._evaluate(st, names.METHOD_PERMUTATION, st.perm_features, importance,
+                                                 len(y), self._now()))
 
     def _importance(self, st: ModelState, pred: registry.Predictor, X: np.ndarray, y: np.ndarray,
                     seed_offset: int) -> np.ndarray | None:
@@ -376,22 +397,29 @@ class AttributionPlugin:
     # -- ticks and other plugins' signals -----------------------------------------------------------
 
     @hookimpl
-    def infersight_collect_signals(self, model: ModelInfo, now: float) -> list[Signal] | None:
-        """Close a due time window; return the Signals of windows closed since the last tick."""
+    def infersight_collect_signals(self, model: ModelInfo, now: float) -> None:
+        """Close a due time window (after the rows queued before it); its Signals are published when tested."""
+        if model.name in self.states:
+            self._later(model, "close window", functools.partial(self._tick, model, now))
+
+    def _tick(self, model: ModelInfo, now: float) -> None:
         st = self.states.get(model.name)
         if st is None:
-            return None
+            return
         self._refresh_references(st, model)
         window = st.settings.window
         if (window.type == "time" and st.window is not None and st.window.start is not None
                 and now - st.window.start >= window.seconds):
             self._close(st, now)
-        out, st.pending = st.pending, []
-        return out or None
 
     @hookimpl
     def infersight_handle_signals(self, signals: list[Signal], now: float) -> None:
         """Explain each edge-case slice the validation plugin flagged: its top attributions, logged once per window."""
+        flagged = [s for s in signals if s.name == names.SIGNAL_VALIDATION_EDGE_CASE]
+        if flagged and self.agent is not None:  # after the rows queued before (their attributions are in the ring)
+            self.agent.defer(self, "edge-case attributions", functools.partial(self._edge_cases, flagged))
+
+    def _edge_cases(self, signals: list[Signal]) -> None:
         for signal in signals:
             if signal.name != names.SIGNAL_VALIDATION_EDGE_CASE:
                 continue
@@ -426,6 +454,23 @@ class AttributionPlugin:
     def _failure(self, st: ModelState, reason: str, exc: BaseException | None, n: int = 1) -> None:
         assert self.tel is not None
         self.tel.failure(st, reason, exc, n)
+
+    # -- the jobs thread ---------------------------------------------------------------------------
+
+    def _later(self, model: ModelInfo, what: str, work: Callable[[], None], rows: int = 0) -> None:
+        """Run ``work`` on the agent's jobs thread, in order with this plugin's other work.
+
+        Every read and write of the plugin's state happens there, so hooks on the worker and the
+        jobs never race. When this plugin's share of the queue is full the work is not done and
+        its rows are counted (reason ``backlog``).
+        """
+        assert self.agent is not None
+        if not self.agent.defer(self, what, work) and rows:
+            self._failure(self._state(model), names.REASON_BACKLOG, None, rows)
+
+    def _publish(self, signals: list[Signal]) -> None:
+        if signals and self.agent is not None:
+            self.agent.publish(signals)  # they join the next tick (a flush's tick waits for the jobs)
 
 
 def make_plugin() -> AttributionPlugin:

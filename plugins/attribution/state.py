@@ -145,7 +145,6 @@ class ModelState:
     windows_closed: dict[str, int] = field(default_factory=dict)  # by method
     slices_reported: set[tuple[str, str]] = field(default_factory=set)
     last_failure_log: dict[str, float] = field(default_factory=dict)
-    pending: list[Any] = field(default_factory=list)  # Signals for the next collect
 
     def fix_features(self, features: Sequence[str]) -> tuple[str, ...]:
         """Fix the attribution features (once) and open the window and ring over them."""

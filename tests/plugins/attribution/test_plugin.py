@@ -4,6 +4,7 @@ RecordBatch), labels as feedback, and what comes out (Signals, metrics, events).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
+import agent
 from agent.plugin import ConfigError, FeedbackEvent, RecordBatch
 from agent.testing import CapturedTelemetry, ManualClock, run_plugin
 from plugins.attribution import (
@@ -288,3 +290,37 @@ def test_registrations_are_checked_where_they_are_made() -> None:
         set_reference_attributions("m", {"a": -1.0})
     with pytest.raises(ValueError, match="method"):
         set_reference_attributions("m", {"a": 1.0}, method="shap")
+
+
+def test_a_slow_explainer_runs_off_the_worker_which_keeps_ticking() -> None:
+    release, started = threading.Event(), threading.Event()
+    model = Model()
+
+    def slow(X: np.ndarray) -> np.ndarray:
+        started.set()
+        release.wait(30)
+        return model.explain(X)
+
+    class Ticks:
+        def __init__(self) -> None:
+            self.seen = threading.Event()
+
+        def infersight_handle_signals(self, signals: list[Any], now: float) -> None:
+            self.seen.set()
+
+    ticks = Ticks()
+    set_explainer("credit", slow)
+    cfg = {"attribution": {"window": {"type": "count", "size": 200}},
+           "models": {"credit": {"feature_names": FEATURES, "task": "regression"}}}
+    with run_plugin(make_plugin, config=cfg, agent={"tick_interval": 0.05}) as h:
+        agent.register_plugin(ticks, name="ticks")
+        h.feed("credit", np.random.default_rng(0).normal(size=(200, 3)), np.zeros(200))
+        assert started.wait(10)  # the explainer is running, and blocked...
+        ticks.seen.clear()
+        assert ticks.seen.wait(10)  # ...while the worker goes on ticking
+        assert not h.flush(0.2)  # a flush says the plugin's work is not done
+        release.set()
+        assert h.flush(30)
+        windows = h.events(names.EVENT_WINDOW)
+        assert len(windows) == 1 and total(h, names.ROWS, **{names.ATTR_SOURCE: names.SOURCE_EXPLAINER}) == 200
+        assert h.plugin_errors == 0

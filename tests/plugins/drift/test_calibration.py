@@ -17,9 +17,8 @@ practically large, see test_practical.py).
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -37,17 +36,7 @@ CATS = np.array(["a", "b", "c", "d"], dtype=object)
 ZERO = replace(DriftConfig(), threshold_numeric=0.0, threshold_categorical=0.0, threshold_multivariate=0.0)
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread() -> Iterator[None]:
-    """Small matrices, many of them: one BLAS thread is several times faster than two contended ones."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - installed with scikit-learn (a test dependency)
-        limits: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    else:
-        limits = threadpool_limits(limits=1, user_api="blas")
-    with limits:
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def _sample(rng: np.random.Generator, n: int, kind: str) -> Columns:

@@ -10,8 +10,6 @@ power does not fall as windows grow. One BLAS thread, as in the calibration stud
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -24,16 +22,7 @@ Columns = dict[str, np.ndarray]
 CATS = np.array(["a", "b", "c", "d", "e"], dtype=object)
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread() -> Iterator[None]:
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - installed with scikit-learn (a test dependency)
-        limits: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    else:
-        limits = threadpool_limits(limits=1, user_api="blas")
-    with limits:
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def _numeric(rng: np.random.Generator, n: int, d: int, shift: float = 0.0, shifted: int = 0) -> Columns:

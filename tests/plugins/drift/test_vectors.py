@@ -7,10 +7,8 @@ tests below run its trial function at coarse levels.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,17 +28,7 @@ pytest.importorskip("sklearn")
 SMALL = {"window": {"size": 100}, "min_window": 30, "permutations": 50}
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread() -> Iterator[None]:
-    """Small matrices, many of them: one BLAS thread is several times faster than two contended ones."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - installed with scikit-learn (a test dependency)
-        limits: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    else:
-        limits = threadpool_limits(limits=1, user_api="blas")
-    with limits:
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def _study() -> ModuleType:

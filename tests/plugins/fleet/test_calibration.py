@@ -13,9 +13,6 @@ on the same pooled rows.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 from scipy import stats
@@ -31,17 +28,7 @@ REFERENCE_ROWS = 4000  # power: more than k = 2000 values, so the reference sket
 NULL_REFERENCE_ROWS = 2000  # null: an exact reference sketch, merged 5-replica windows
 
 
-@pytest.fixture(autouse=True)
-def _one_blas_thread() -> Iterator[None]:
-    """Many small matrix products: one BLAS thread beats two contended ones (as drift's studies do)."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - installed with scikit-learn (a test dependency)
-        limits: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    else:
-        limits = threadpool_limits(limits=1, user_api="blas")
-    with limits:
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def _profile(cols: dict[str, np.ndarray], stream: str, sample_rows: int) -> Profile:

@@ -15,6 +15,8 @@ import fcntl
 import json
 import os
 import re
+import shlex
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 
 from agent.cli import main
-from tests.plugins.demo.conftest import EXPECTED, busy_cores, clean_env, run_demo
+from tests.plugins.demo.conftest import EXPECTED, INFERSIGHT, busy_cores, clean_env, run_demo
 from tests.support.otlp import OTLPHttpReceiver
 from tests.support.webhook import WebhookReceiver
 
@@ -42,6 +44,9 @@ class IdleRun:
     webhook_url: str
     fraud_spans: int  # "predict fraud" spans the collector received
     webhook_payloads: list[Any]  # JSON bodies the webhook received, in arrival order
+    next_command: list[str]  # the command the demo's last line suggests, as printed
+    next_returncode: int  # ... and what running it right after the demo gave
+    next_stdout: str
 
 
 def _run_idle(root: Path) -> IdleRun:
@@ -54,7 +59,13 @@ def _run_idle(root: Path) -> IdleRun:
         # The command has exited: whatever it delivered has arrived.
         fraud_spans = sum(1 for s in rx.spans() if s.name == "predict fraud")
         payloads = [r.json for r in hook.requests]
-    return IdleRun(proc.returncode, proc.stdout, proc.stderr, data_dir, decoy, url, fraud_spans, payloads)
+    # "Next: `infersight alerts DIR` ...", run as printed (before the busy run reuses the directory).
+    printed = re.search(r"^Next: `([^`]+)`", proc.stdout, re.MULTILINE)
+    command = shlex.split(printed.group(1)) if printed else []
+    nxt = subprocess.run([str(INFERSIGHT), *command[1:]], capture_output=True, text=True, timeout=120, check=False,
+                         env=clean_env()) if command[:1] == ["infersight"] else None  # fmt: skip
+    return IdleRun(proc.returncode, proc.stdout, proc.stderr, data_dir, decoy, url, fraud_spans, payloads, command,
+                   nxt.returncode if nxt else -1, nxt.stdout if nxt else "")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +160,15 @@ def test_demo_next_to_a_collector_sends_there_and_alerts_a_webhook(idle_run: Idl
     }
     assert {"amount", "country"} <= features["firing"] == features["resolved"]
     assert SECRET not in idle_run.stdout + idle_run.stderr
+
+
+def test_the_command_the_demo_suggests_next_shows_its_alerts_resolved(idle_run: IdleRun) -> None:
+    assert idle_run.next_command == ["infersight", "alerts", str(idle_run.data_dir)]
+    assert idle_run.next_returncode == 0, idle_run.next_stdout
+    assert "0 firing" in idle_run.next_stdout
+    resolved = [line for line in idle_run.next_stdout.splitlines() if line.startswith("resolved ")]
+    assert {"feature=amount", "feature=country"} <= {w for line in resolved for w in line.split()}
+    assert all("fraud-feature-drift" in line for line in resolved)
 
 
 def test_bad_rows_option_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

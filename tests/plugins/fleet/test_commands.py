@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 
 
 def fleet(*argv: str) -> int:
-    """Run ``infersight fleet ARGV`` through the plugin's own parser (the entry point is added with the README)."""
+    """Run ``infersight fleet ARGV`` in-process through the plugin's own parser (one test runs the installed one)."""
     parser = argparse.ArgumentParser(prog="infersight")
     add_commands(parser.add_subparsers())
     args = parser.parse_args(["fleet", *argv])
@@ -79,8 +79,11 @@ def test_json_output_and_a_reference_profile_file(tmp_path: Path, capsys: pytest
 
     logs = tmp_path / "logs.jsonl"
     _write_profiles(logs, 1.0)
-    assert fleet(str(logs), "--json") == 1
-    doc = json.loads(capsys.readouterr().out)
+    # As a user runs it: the installed command.
+    proc = subprocess.run([str(Path(sys.executable).with_name("infersight")), "fleet", str(logs), "--json"],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
     assert doc["drifted"] and doc["windows"][0]["replicas"] == ["a"]
     assert doc["windows"][0]["report"]["results"][0]["feature"] == "x"
     b = ProfileBuilder(model="m")

@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from agent._plugins import PluginHost
 
-JOB_LIMIT = 8
-"""Jobs of one plugin waiting at most (a few windows' tests): beyond it the worker produces faster than they run."""
+JOB_LIMIT = 64
+"""Jobs of one plugin waiting at most. A batch of 10,000 rows closes ten 1,000-row windows at once, and
+each waits for its tests: the limit must take such bursts whole, while bounding the memory the waiting
+windows hold (64 windows of the plugin's size) when the worker produces faster than tests run."""
 
 
 class Jobs:

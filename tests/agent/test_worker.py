@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import agent
 from agent import ModelInfo, RecordBatch, Signal
 from agent._capture import Capture
+from agent._jobs import JOB_LIMIT
 from agent.testing import capture_telemetry
 from tests.agent.conftest import latest_points, make_receiver, start_agent
 
@@ -167,6 +168,7 @@ class Deferring:
         self.started = threading.Event()
         self.ticked = threading.Event()
         self.accepted: list[bool] = []
+        self.burst = 1  # jobs deferred per batch
         self.ran = 0
         self.fail_with: BaseException | None = None
 
@@ -182,7 +184,8 @@ class Deferring:
             self.ran += 1
             self.agent.publish([Signal("deferred.done", float(self.ran), {"model": model.name})])
 
-        self.accepted.append(self.agent.defer(self, "test work", work))
+        for _ in range(self.burst):
+            self.accepted.append(self.agent.defer(self, "test work", work))
 
     def infersight_handle_signals(self, signals: list[Signal], now: float) -> None:
         self.ticked.set()
@@ -220,11 +223,11 @@ def test_deferred_work_is_bounded_and_its_failures_are_contained() -> None:
 
         predict({"a": 0.0})
         assert not tel.flush(0.05)
-        assert plugin.started.wait(10)  # the first job is running; 8 more may wait, the rest are refused
-        for i in range(11):  # one batch each
-            predict({"a": float(i)})
-            assert not tel.flush(0.05)
-        assert plugin.accepted == [True] * 9 + [False] * 3
+        assert plugin.started.wait(10)  # the first job is running; JOB_LIMIT more may wait, the rest are refused
+        plugin.burst = JOB_LIMIT + 3
+        predict({"a": 1.0})
+        assert not tel.flush(0.05)
+        assert plugin.accepted == [True] * (1 + JOB_LIMIT) + [False] * 3
         plugin.fail_with = SystemExit(3)  # contained like a hook's failure, counted, the plugin disabled
         plugin.release.set()
         assert agent.flush(30)

@@ -351,3 +351,18 @@ def test_a_model_can_be_switched_off() -> None:
         assert not drift_signals(h.tick(), names.SIGNAL_DETECTED)
         assert h.metric_points(names.DETECTED) == [] and h.metric_points(names.ROWS_RECEIVED) == []
         assert h.events(names.EVENT_WINDOW) == []
+
+
+def test_a_batch_closing_many_windows_has_every_window_tested_in_order() -> None:
+    # The window tests run on the agent's jobs thread: a burst of windows waits there, none lost.
+    rng = np.random.default_rng(5)
+    with run_plugin("drift", config={"drift": SMALL}, clock=ManualClock()) as h:
+        h.set_reference("fraud", columns(rng, 1000))
+        h.process("fraud", batch(columns(rng, 200 * 12)))  # one batch, twelve windows
+        h.tick()
+        numbers = [int(e[names.ATTR_WINDOW_NUMBER]) for e in h.events(names.EVENT_WINDOW)
+                   if e[names.ATTR_STREAM] == names.STREAM_INPUTS]
+        assert numbers == list(range(1, 13))
+        assert metric(h, names.ROWS_TESTED, names.ATTR_STREAM) == {names.STREAM_INPUTS: 2400}
+        assert names.DROP_BACKLOG not in metric(h, names.ROWS_DROPPED, names.ATTR_REASON)
+        assert h.plugin_errors == 0

@@ -73,7 +73,11 @@ def _serve(model: str, cfg: SimulationConfig) -> bool:
             request_id = f"{model}-{rd.index}-{list_no}"
             served[request_id] = shown
             recommend({"request_id": request_id, "user": list_no})
-            for position in clicks.get(list_no, []):  # users click right after the list is shown
+        # The round's clicks follow its lists: logged per list, each click (a control operation
+        # ordered with the calls around it) would cut the captures into one batch per row.
+        for list_no, shown in enumerate(rd.lists):
+            request_id = f"{model}-{rd.index}-{list_no}"
+            for position in clicks.get(list_no, []):
                 agent.log_feedback(request_id, "click", model=model, item_id=str(shown.items[position]),
                                    position=position, attributes=shown.feedback_attributes(position))
         served.clear()

@@ -12,12 +12,6 @@ import agent
 from tests.support.cpu import cpu_lock
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "timing: asserts a wall-clock bound; never runs next to the demo test's CPU burners under xdist"
-    )
-
-
 @pytest.fixture(scope="session")
 def cpu_lock_file(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
     """This run's CPU lock file (tests/support/cpu.py) under pytest-xdist; None when one process runs all."""

@@ -87,17 +87,19 @@ def shutdown() -> None:
     _agent.shutdown()
 
 
-def flush(timeout: float = 10.0) -> FlushResult:
+def flush(timeout: float = 10.0, *, exporters: bool = True) -> FlushResult:
     """Wait until everything queued so far is done; the result is true when all of it finished in time.
 
     Done means: every call captured and every ``set_reference``/``log_feedback`` made
-    before this call went through the plugins in order, a tick ran after them (windows
-    tested, Signals collected, alert rules evaluated), and the exporters flushed. When the
+    before this call went through the plugins in order (with the work they deferred), a
+    tick ran after them (windows tested, Signals collected, alert rules evaluated), and the
+    exporters flushed — unless ``exporters=False``, for a program that only needs the
+    plugins' results now and lets telemetry go out on its own schedule. When the
     ``timeout`` (seconds) runs out first, the result is false and ``result.pending`` names
     what did not finish (``worker``, ``exporters``). True at once when no agent runs.
     """
     agent = _state.AGENT
-    return agent.flush(timeout) if agent is not None else FlushResult(worker=True, exporters=True)
+    return agent.flush(timeout, exporters=exporters) if agent is not None else FlushResult(worker=True, exporters=True)
 
 
 def is_running() -> bool:

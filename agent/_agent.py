@@ -280,13 +280,15 @@ class Agent:
         info = self.models.get(identity.model) or self.register_model(identity.model)
         self.worker.submit("artifact", (info, identity))
 
-    def flush(self, timeout: float = 10.0) -> FlushResult:
+    def flush(self, timeout: float = 10.0, exporters: bool = True) -> FlushResult:
         """Drain the worker (plugins see every queued row, then a tick runs), then flush telemetry exporters."""
         deadline = time.monotonic() + timeout
         hashing = self._artifacts_thread
         if hashing is not None and hashing is not threading.current_thread():
             hashing.join(timeout)  # configured artifacts are identified and queued before the flush marker
         ok = self.worker.flush(max(0.0, deadline - time.monotonic()))
+        if not exporters:
+            return FlushResult(worker=ok, exporters=True)
         remaining = max(0.0, deadline - time.monotonic())
         return FlushResult(worker=ok, exporters=self.pipelines.force_flush(remaining))
 

@@ -90,7 +90,7 @@ def _serve(model: str, cfg: SimulationConfig) -> bool:
 
 def _settle(attempts: int = 6, timeout: float = 10.0) -> bool:
     """Wait until the worker has processed everything queued (a busy machine may need several flushes)."""
-    return any(agent.flush(timeout).worker for _ in range(attempts))
+    return any(agent.flush(timeout, exporters=False).worker for _ in range(attempts))
 
 
 def _describe(model: str, label: str, complete: bool = True) -> str:

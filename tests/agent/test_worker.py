@@ -140,6 +140,35 @@ def test_flush_returns_after_a_tick_that_saw_everything_queued_before_it() -> No
         assert tel.flush()
 
 
+def test_flush_without_exporters_waits_for_the_plugins_only(tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    class Counter:
+        def infersight_process_records(self, model: ModelInfo, records: RecordBatch) -> None:
+            seen.append(len(records))
+
+    agent.init(exporter={"type": "file"}, metrics={"export_interval": 3600},
+               agent={"data_dir": str(tmp_path), "stderr_level": "off"}, models={"m": {"capture": True}},
+               plugins={"enabled": [], "entry_points": False})
+    try:
+        agent.register_plugin(Counter(), name="counter")
+
+        @agent.monitor(model="m")
+        def predict(x: dict[str, float]) -> float:
+            return 0.0
+
+        for _ in range(10):
+            predict({"a": 1.0})
+        metrics = tmp_path / "telemetry" / "metrics.jsonl"
+        result = agent.flush(30, exporters=False)
+        assert result and sum(seen) == 10  # the plugins saw every row...
+        assert not metrics.exists() or "ml.inference.calls" not in metrics.read_text()  # ...nothing exported
+        assert agent.flush(30)
+        assert "ml.inference.calls" in metrics.read_text()
+    finally:
+        agent.shutdown()
+
+
 def test_flush_reports_what_did_not_finish() -> None:
     release = threading.Event()
 

@@ -127,8 +127,8 @@ def test_durations_reach_an_application_owned_meter_provider_exactly(tmp_path: P
             return x
 
         calls = 0
-        for batch in range(5):
-            for i in range(3000):
+        for batch in range(4):
+            for i in range(500):
                 predict(i)
                 calls += 1
             assert agent.flush(10)

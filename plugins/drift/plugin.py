@@ -85,7 +85,11 @@ class DriftPlugin:
         self.default = DriftConfig()
         self.per_model: dict[str, DriftConfig] = {}
         self._states: dict[str, _ModelState] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the windows and profiles: held by the worker's hooks
+        # The latest results: written by window tests on the jobs thread. A lock of their own, held
+        # for an assignment: the worker holds ``_lock`` almost all the time under load, and a job
+        # waiting for it would publish nothing until the load stopped.
+        self._results_lock = threading.Lock()
         self._clock: Callable[[], float] = time.time
         self.tel: Telemetry  # set by infersight_configure, before any other hook
 
@@ -319,7 +323,7 @@ class DriftPlugin:
 
     def latest(self, model: str) -> tuple[DriftResult, ...]:
         """The results of the model's most recently closed windows (inputs, outputs, labels)."""
-        with self._lock:
+        with self._results_lock:
             st = self._states.get(model)
             return st.latest if st else ()
 
@@ -359,11 +363,11 @@ class DriftPlugin:
             outputs = None
             if w.outputs is not None and out_prof is not None:
                 outputs = self._test_outputs(model, out_prof, width, cfg, w)
-            with self._lock:
-                found = self.tel.window(model, report, w, names.STREAM_INPUTS, number)
-                results = list(report.results)
-                if outputs is not None:
-                    results.extend(self._publish_outputs(model, st, outputs, w, number, found))
+            found = self.tel.window(model, report, w, names.STREAM_INPUTS, number)
+            results = list(report.results)
+            if outputs is not None:
+                results.extend(self._publish_outputs(model, st, outputs, w, number, found))
+            with self._results_lock:
                 st.latest = tuple(results) + tuple(r for r in st.latest if r.feature == LABEL)
             assert self.agent is not None
             self.agent.publish(found)  # joins the next tick (a flush's tick waits for this)
@@ -413,7 +417,7 @@ class DriftPlugin:
 
     def _publish_outputs(self, model: ModelInfo, st: _ModelState, tested: tuple[WindowReport | None, list[Signal]],
                          w: ClosedWindow, number: int, found: list[Signal]) -> list[DriftResult]:
-        """Record an output window's results (with the lock held); its Signals are added to ``found``."""
+        """Record an output window's results (on the jobs thread); its Signals are added to ``found``."""
         report, signals = tested
         found.extend(signals)
         if report is None:
@@ -431,7 +435,8 @@ class DriftPlugin:
         cfg = replace(st.config, multivariate=Multivariate.OFF)
         report = evaluate(prof, w.columns, cfg, model=model.name, window_start=w.start, window_end=w.end)
         st.pending.extend(self.tel.window(model, report, w, names.STREAM_LABELS, st.labels.windows))
-        st.latest = tuple(r for r in st.latest if r.feature != LABEL) + report.results
+        with self._results_lock:
+            st.latest = tuple(r for r in st.latest if r.feature != LABEL) + report.results
 
 
 def make_plugin() -> DriftPlugin:

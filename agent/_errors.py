@@ -39,6 +39,14 @@ class DeliveryError(Exception):
         self.retryable = retryable
 
 
+class InputError(Exception):
+    """A command-line input a command cannot use (a missing or unreadable file, a bad option value).
+
+    The message is the one line printed: ``infersight`` prints ``infersight COMMAND: error:
+    MESSAGE`` on stderr and exits 2 (1 means a command found a problem, never bad input).
+    """
+
+
 class PluginError(Exception):
     """A plugin that cannot be registered: names the plugin, the hook and what was expected."""
 

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from agent._agent import VERSION, Agent
 from agent._config import Settings, resolve
-from agent._errors import ConfigError, describe_exception
+from agent._errors import ConfigError, InputError, describe_exception
 from agent._plugins import LoadedPlugin, PluginHost
 from agent._redact import redact_data
 
@@ -113,7 +113,17 @@ def build_parser(host: PluginHost | None = None) -> argparse.ArgumentParser:
     plugins.set_defaults(func=_cmd_plugins)
 
     (host or _plugin_host()).call("infersight_add_commands", subparsers=sub)
+    _name_commands(parser)
     return parser
+
+
+def _name_commands(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub)command's arguments its name (``infersight schema infer``), for one-line errors."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(command_prog=sub.prog)
+                _name_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(given)
     try:
         return int(args.func(args))
+    except InputError as exc:
+        print(f"{getattr(args, 'command_prog', 'infersight')}: error: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

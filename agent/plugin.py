@@ -27,7 +27,7 @@ from typing import Any
 from agent import _state
 from agent._artifacts import identify as identify_artifact
 from agent._config import ENVIRONMENT_VARIABLES, Settings, deep_merge, load_file, resolve
-from agent._errors import ConfigError, DeliveryError, PluginError, describe_exception
+from agent._errors import ConfigError, DeliveryError, InputError, PluginError, describe_exception
 from agent._fileexport import ensure_dir
 from agent._http import post_json, tls_context
 from agent._keys import (
@@ -89,6 +89,7 @@ __all__ = [
     "DeliveryError",
     "FeatureType",
     "FeedbackEvent",
+    "InputError",
     "Key",
     "ModelInfo",
     "Notification",

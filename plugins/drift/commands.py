@@ -16,15 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agent.plugin import ConfigError, describe_exception, load_table
+from agent.plugin import ConfigError, InputError, describe_exception, load_table
 from plugins.drift.config import DriftConfig, parse_config
 from plugins.drift.offline import compare, format_table, report_to_json
-
-PROG = "infersight drift"
-
-
-class BadInputError(Exception):
-    """A command-line input the comparison cannot use; the message is the one line printed."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -65,22 +59,18 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_drift(args: argparse.Namespace) -> int:
-    """0 no drift, 1 drift found, 2 bad input (one line on stderr)."""
+    """0 no drift, 1 drift found, 2 bad input (an ``InputError``: one line on stderr)."""
+    alpha = _alpha(args.alpha)
+    html = _writable(args.html) if args.html else None
+    config = replace(_options(args), alpha=alpha)
+    reference = _load(args.reference, "reference")
+    current = _load(args.current, "current")
     try:
-        alpha = _alpha(args.alpha)
-        html = _writable(args.html) if args.html else None
-        config = replace(_options(args), alpha=alpha)
-        reference = _load(args.reference, "reference")
-        current = _load(args.current, "current")
-        try:
-            report = compare(reference, current, features=args.features, tests=args.tests, config=config)
-        except ValueError as exc:  # unknown test or feature names
-            raise BadInputError(str(exc)) from None
-        if html is not None:
-            _write_html(report, html)
-    except BadInputError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        report = compare(reference, current, features=args.features, tests=args.tests, config=config)
+    except ValueError as exc:  # unknown test or feature names
+        raise InputError(str(exc)) from None
+    if html is not None:
+        _write_html(report, html)
     if args.json:
         print(json.dumps(report_to_json(report), indent=2, default=str))
     else:
@@ -96,7 +86,7 @@ def _alpha(text: Any) -> float:
     except (TypeError, ValueError):
         alpha = math.nan
     if not (math.isfinite(alpha) and 0.0 < alpha < 1.0):
-        raise BadInputError(f"--alpha: got {text!r}, expected a number strictly between 0 and 1")
+        raise InputError(f"--alpha: got {text!r}, expected a number strictly between 0 and 1")
     return alpha
 
 
@@ -120,7 +110,7 @@ def _options(args: argparse.Namespace) -> DriftConfig:
     for item in args.feature_type:
         name, sep, type_name = str(item).partition("=")
         if not sep or not name:
-            raise BadInputError(f"--feature-type: got {item!r}, expected NAME=TYPE")
+            raise InputError(f"--feature-type: got {item!r}, expected NAME=TYPE")
         types[name] = type_name
     if types:
         section["feature_types"] = types
@@ -135,7 +125,7 @@ def _options(args: argparse.Namespace) -> DriftConfig:
             where = "--threshold-" + key.split(".")[-1].replace("multivariate", "joint")
         elif head == "feature_types":
             where = f"--feature-type {key.split('.', 1)[-1]}"
-        raise BadInputError(f"{where}: got {exc.value!r}, expected {exc.expected}") from None
+        raise InputError(f"{where}: got {exc.value!r}, expected {exc.expected}") from None
     return default
 
 
@@ -143,34 +133,34 @@ def _typed(option: str, text: str, kind: type) -> Any:
     try:
         value = kind(text)
     except (TypeError, ValueError):
-        raise BadInputError(f"{option}: got {text!r}, expected a {'number' if kind is float else 'whole number'}"
+        raise InputError(f"{option}: got {text!r}, expected a {'number' if kind is float else 'whole number'}"
                             if kind is not str else f"{option}: got {text!r}") from None
     if kind is float and not math.isfinite(value):
-        raise BadInputError(f"{option}: got {text!r}, expected a finite number")
+        raise InputError(f"{option}: got {text!r}, expected a finite number")
     return value
 
 
 def _load(path: str, what: str) -> dict[str, Any]:
     if not Path(path).exists():
-        raise BadInputError(f"the {what} file {path!r} does not exist")
+        raise InputError(f"the {what} file {path!r} does not exist")
     try:
         return load_table(path)
     except Exception as exc:  # any file we cannot read is bad input (exit 2), whatever failed inside
-        raise BadInputError(f"cannot read the {what} file {path!r}: {describe_exception(exc)}") from None
+        raise InputError(f"cannot read the {what} file {path!r}: {describe_exception(exc)}") from None
 
 
 def _writable(path: str) -> Path:
     """The ``--html`` path, checked before any work: missing directories can be created, the file written."""
     p = Path(path).expanduser()
     if p.is_dir():
-        raise BadInputError(f"--html: {path!r} is a directory, expected a file path")
+        raise InputError(f"--html: {path!r} is a directory, expected a file path")
     ancestor = p.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise BadInputError(f"--html: cannot write {path!r}: {str(ancestor)!r} is not a directory")
+        raise InputError(f"--html: cannot write {path!r}: {str(ancestor)!r} is not a directory")
     if not os.access(ancestor, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise BadInputError(f"--html: cannot write {path!r}: permission denied")
+        raise InputError(f"--html: cannot write {path!r}: permission denied")
     return p
 
 
@@ -180,4 +170,4 @@ def _write_html(report: Any, path: Path) -> None:
     try:
         build_drift_report(report, path)
     except OSError as exc:
-        raise BadInputError(f"--html: cannot write {str(path)!r}: {describe_exception(exc)}") from None
+        raise InputError(f"--html: cannot write {str(path)!r}: {describe_exception(exc)}") from None

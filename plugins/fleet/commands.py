@@ -13,21 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agent.plugin import ConfigError, describe_exception, resolve_config
+from agent.plugin import ConfigError, InputError, describe_exception, resolve_config
 from plugins.drift import DriftConfig, format_table, report_to_json
 from plugins.drift import parse_config as parse_drift_config
-
-PROG = "infersight fleet"
-
-
-class BadInputError(Exception):
-    """A command-line input the command cannot use; the message is the one line printed."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -69,7 +62,7 @@ def _number(text: Any, option: str, check: Callable[[float], bool], expected: st
     except (TypeError, ValueError):
         value = math.nan
     if not (math.isfinite(value) and check(value)):
-        raise BadInputError(f"{option}: got {text!r}, expected {expected}")
+        raise InputError(f"{option}: got {text!r}, expected {expected}")
     return value
 
 
@@ -79,7 +72,7 @@ def drift_configs(config: str | None, alpha: float | None) -> Callable[[str], Dr
         raw = resolve_config(config).raw
         default, per_model = parse_drift_config(dict(raw.get("drift", {})))
     except ConfigError as exc:
-        raise BadInputError(f"--config: {exc}") from None
+        raise InputError(f"--config: {exc}") from None
     if alpha is not None:
         default = replace(default, alpha=alpha)
         per_model = {m: replace(c, alpha=alpha) for m, c in per_model.items()}
@@ -89,17 +82,17 @@ def drift_configs(config: str | None, alpha: float | None) -> Callable[[str], Dr
 def _writable(path: str) -> Path:
     p = Path(path).expanduser()
     if p.is_dir():
-        raise BadInputError(f"--html: {path!r} is a directory, expected a file path")
+        raise InputError(f"--html: {path!r} is a directory, expected a file path")
     parent = p.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise BadInputError(f"--html: cannot write {path!r}: {str(parent)!r} is not a directory")
+        raise InputError(f"--html: cannot write {path!r}: {str(parent)!r} is not a directory")
     return p
 
 
 def load_reference(path: str) -> Any:
-    """A reference ``Profile`` from a profile file or a Parquet dataset; ``BadInputError`` naming the path."""
+    """A reference ``Profile`` from a profile file or a Parquet dataset; ``InputError`` naming the path."""
     from plugins.fleet import codec, engines
 
     p = Path(path)
@@ -108,20 +101,20 @@ def load_reference(path: str) -> Any:
             with open(p, "rb") as fh:
                 head = fh.read(4)
         except OSError as exc:
-            raise BadInputError(f"cannot read the reference {path!r}: {describe_exception(exc)}") from None
+            raise InputError(f"cannot read the reference {path!r}: {describe_exception(exc)}") from None
         if head == codec.MAGIC:
             try:
                 return codec.from_bytes(p.read_bytes())
             except (OSError, codec.ProfileFormatError) as exc:
-                raise BadInputError(f"cannot read the reference profile {path!r}: {exc}") from None
+                raise InputError(f"cannot read the reference profile {path!r}: {exc}") from None
     try:
         return engines.profile_dataset(path, "local", kinds=None)
     except engines.DatasetInputError as exc:
-        raise BadInputError(f"--reference: {exc}") from None
+        raise InputError(f"--reference: {exc}") from None
 
 
 def run_fleet(args: argparse.Namespace) -> int:
-    """0 no drift, 1 drift found, 2 bad input (one line on stderr)."""
+    """0 no drift, 1 drift found, 2 bad input (an ``InputError``: one line on stderr)."""
     from plugins.fleet import codec, engines, fleet, otlp
 
     try:
@@ -132,7 +125,7 @@ def run_fleet(args: argparse.Namespace) -> int:
         if args.dataset:
             return _dataset(args, config_for, html)
         if args.engine != "local" or args.scheduler or args.master:
-            raise BadInputError("--engine, --scheduler and --master go with --dataset")
+            raise InputError("--engine, --scheduler and --master go with --dataset")
         reference = load_reference(args.reference) if args.reference else None
         if args.follow:
             from plugins.fleet.follow import Follow
@@ -147,20 +140,15 @@ def run_fleet(args: argparse.Namespace) -> int:
                           max_polls=int(polls), json_output=args.json).run()
         records = otlp.read_profiles(args.paths)
         if not records:
-            raise BadInputError(f"no {PROFILE_HINT} in {' '.join(args.paths)}")
+            raise InputError(f"no {PROFILE_HINT} in {' '.join(args.paths)}")
         windows = fleet.evaluate_fleet(records, config_for, reference=reference, model=args.model,
                                        version=args.model_version)
         if html is not None:
             _html(windows, html)
     except (otlp.TelemetryInputError, codec.ProfileFormatError, engines.DatasetInputError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        raise InputError(str(exc)) from None
     except ValueError as exc:  # profiles that cannot be merged (a feature's kind differs between replicas)
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except BadInputError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        raise InputError(str(exc)) from None
     if args.json:
         print(json.dumps(fleet.fleet_to_json(windows), indent=2, default=str))
     else:
@@ -175,17 +163,17 @@ def _dataset(args: argparse.Namespace, config_for: Callable[[str], DriftConfig],
     from plugins.fleet import engines
 
     if len(args.paths) != 2:
-        raise BadInputError(f"--dataset takes two datasets, REFERENCE CURRENT; got {len(args.paths)}")
+        raise InputError(f"--dataset takes two datasets, REFERENCE CURRENT; got {len(args.paths)}")
     if args.engine not in engines.ENGINES:
-        raise BadInputError(f"--engine: got {args.engine!r}, expected one of {', '.join(engines.ENGINES)}")
+        raise InputError(f"--engine: got {args.engine!r}, expected one of {', '.join(engines.ENGINES)}")
     if args.follow or args.reference:
-        raise BadInputError("--follow and --reference do not go with --dataset")
+        raise InputError("--follow and --reference do not go with --dataset")
     try:
         report = engines.compare_datasets(args.paths[0], args.paths[1], args.engine, config=config_for(""),
                                           scheduler=args.scheduler, master=args.master)
     except ImportError as exc:
         extra = {"dask": "infersight[dask]", "spark": "infersight[spark]"}.get(args.engine, "infersight[pandas]")
-        raise BadInputError(f"--engine {args.engine}: {exc.name or exc} is not installed "
+        raise InputError(f"--engine {args.engine}: {exc.name or exc} is not installed "
                             f"(pip install '{extra}')") from None
     if html is not None:
         _write_html(report, html)
@@ -199,7 +187,7 @@ def _dataset(args: argparse.Namespace, config_for: Callable[[str], DriftConfig],
 def _html(windows: list[Any], path: Path) -> None:
     groups = {(w.model, w.version) for w in windows}
     if len(groups) != 1:
-        raise BadInputError(f"--html: writes one model version's latest window; {len(groups)} found "
+        raise InputError(f"--html: writes one model version's latest window; {len(groups)} found "
                             "(choose one with --model and --version)")
     _write_html(windows[-1].report, path)
 
@@ -210,6 +198,6 @@ def _write_html(report: Any, path: Path) -> None:
     try:
         build_drift_report(report, path)
     except PlotlyMissingError as exc:
-        raise BadInputError(f"--html: {exc}") from None
+        raise InputError(f"--html: {exc}") from None
     except OSError as exc:
-        raise BadInputError(f"--html: cannot write {str(path)!r}: {describe_exception(exc)}") from None
+        raise InputError(f"--html: cannot write {str(path)!r}: {describe_exception(exc)}") from None

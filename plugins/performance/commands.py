@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from agent.plugin import ConfigError, describe_exception, resolve_config
+from agent.plugin import ConfigError, InputError, describe_exception, resolve_config
 from plugins.performance.names import LOWER_IS_BETTER
 from plugins.performance.retrain import (
     DAY,
@@ -38,12 +37,8 @@ from plugins.performance.retrain import (
     training_record,
 )
 
-PROG = "infersight retrain"
 DEFAULT_HISTORY = "performance/history.json"
 
-
-class BadInputError(Exception):
-    """An input the command cannot use; the message is the one line printed."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -69,7 +64,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_retrain(args: argparse.Namespace) -> int:
-    """0 printed, 2 bad input (one line on stderr)."""
+    """0 printed, 2 bad input (an ``InputError``: one line on stderr)."""
     try:
         path = _history_path(args)
         if args.record is not None:
@@ -78,12 +73,11 @@ def run_retrain(args: argparse.Namespace) -> int:
         mh = history.models.get(args.model)
         if mh is None:
             known = ", ".join(sorted(history.models)) or "none"
-            raise BadInputError(f"model {args.model!r} has no history in {str(path)!r} (models: {known})")
+            raise InputError(f"model {args.model!r} has no history in {str(path)!r} (models: {known})")
         floor = _floor(args.floor, mh)
         now = to_epoch("--now", args.now) if args.now else time.time()
-    except (BadInputError, ValueError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # a malformed time or history value
+        raise InputError(str(exc)) from None
     fit = fit_decay(mh)
     newest = max(mh.trainings.values(), key=lambda r: r.trained_at).version if mh.trainings else None
     rec = None
@@ -104,19 +98,19 @@ def _history_path(args: argparse.Namespace) -> Path:
         try:
             base = resolve_config(args.config).data_dir
         except ConfigError as exc:
-            raise BadInputError(f"--config: {exc}") from None
+            raise InputError(f"--config: {exc}") from None
     if not base.is_dir():
-        raise BadInputError(f"data directory {str(base)!r} does not exist")
+        raise InputError(f"data directory {str(base)!r} does not exist")
     return base / args.history
 
 
 def _load(path: Path) -> History:
     if not path.exists():
-        raise BadInputError(f"no performance history at {str(path)!r} (the performance plugin writes it)")
+        raise InputError(f"no performance history at {str(path)!r} (the performance plugin writes it)")
     try:
         return History.load(path)
     except (OSError, ValueError) as exc:
-        raise BadInputError(f"cannot read {str(path)!r}: {describe_exception(exc)}") from None
+        raise InputError(f"cannot read {str(path)!r}: {describe_exception(exc)}") from None
 
 
 def _floor(text: str | None, mh: ModelHistory) -> float | None:
@@ -127,29 +121,29 @@ def _floor(text: str | None, mh: ModelHistory) -> float | None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value < 0:
-        raise BadInputError(f"--floor: got {text!r}, expected a number >= 0")
+        raise InputError(f"--floor: got {text!r}, expected a number >= 0")
     return value
 
 
 def _record(args: argparse.Namespace, path: Path) -> int:
     if args.trained_at is None:
-        raise BadInputError("--record needs --trained-at")
+        raise InputError("--record needs --trained-at")
     metrics: dict[str, float] = {}
     for item in args.metric:
         name, sep, value = item.partition("=")
         try:
             metrics[name.strip()] = float(value)
         except ValueError:
-            raise BadInputError(f"--metric: got {item!r}, expected NAME=NUMBER") from None
+            raise InputError(f"--metric: got {item!r}, expected NAME=NUMBER") from None
         if not sep or not name.strip():
-            raise BadInputError(f"--metric: got {item!r}, expected NAME=NUMBER")
+            raise InputError(f"--metric: got {item!r}, expected NAME=NUMBER")
     rec = training_record(args.model, args.record, args.trained_at, args.data_until, metrics)
     history = _load(path) if path.exists() else History(path)
     history.add_training(rec)
     try:
         history.save(0o600, 0o700)
     except OSError as exc:
-        raise BadInputError(f"cannot write {str(path)!r}: {describe_exception(exc)}") from None
+        raise InputError(f"cannot write {str(path)!r}: {describe_exception(exc)}") from None
     print(f"recorded {args.model} {rec.version} trained at {iso(rec.trained_at)} in {path}")
     return 0
 

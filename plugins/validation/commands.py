@@ -10,21 +10,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from agent.plugin import Columns, ConfigError, describe_exception, load_table
+from agent.plugin import Columns, ConfigError, InputError, describe_exception, load_table
 from plugins.validation.offline import check_columns, load_schema, schema_text
 from plugins.validation.schema import DEFAULT_TOLERANCE
 
 __all__ = ["add_commands", "run_schema_infer", "run_validate"]
-
-EXIT_BAD_INPUT = 2
-
-
-class BadInputError(Exception):
-    """A file or option the command cannot use; its message is the one line printed."""
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -55,12 +48,9 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    """0 clean, 1 violations above their thresholds, 2 bad input."""
-    try:
-        schema, thresholds = _schema(args.schema)
-        columns = _table(args.data, "data")
-    except BadInputError as exc:
-        return _fail("validate", str(exc))
+    """0 clean, 1 violations above their thresholds, 2 bad input (an ``InputError``: one line on stderr)."""
+    schema, thresholds = _schema(args.schema)
+    columns = _table(args.data, "data")
     report = check_columns(
         columns, schema, thresholds, data=args.data, schema_name=args.schema, max_rate=args.max_rate
     )
@@ -70,15 +60,12 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_schema_infer(args: argparse.Namespace) -> int:
     """0 written, 2 bad input (unreadable reference, unwritable output)."""
-    try:
-        columns = _table(args.reference, "reference")
-        text = schema_text(columns, Path(args.reference).name, tolerance=args.tolerance)
-        if args.output == "-":
-            print(text, end="")
-            return 0
-        _write(args.output, text)
-    except BadInputError as exc:
-        return _fail("schema infer", str(exc))
+    columns = _table(args.reference, "reference")
+    text = schema_text(columns, Path(args.reference).name, tolerance=args.tolerance)
+    if args.output == "-":
+        print(text, end="")
+        return 0
+    _write(args.output, text)
     print(f"schema written to {args.output}")
     return 0
 
@@ -89,11 +76,11 @@ def run_schema_infer(args: argparse.Namespace) -> int:
 def _readable(path: str, what: str) -> Path:
     p = Path(path)
     if not p.exists():
-        raise BadInputError(f"{path}: no such {what} file")
+        raise InputError(f"{path}: no such {what} file")
     if p.is_dir():
-        raise BadInputError(f"{path}: is a directory, expected a {what} file")
+        raise InputError(f"{path}: is a directory, expected a {what} file")
     if not os.access(p, os.R_OK):
-        raise BadInputError(f"{path}: {what} file is not readable (permission denied)")
+        raise InputError(f"{path}: {what} file is not readable (permission denied)")
     return p
 
 
@@ -102,7 +89,7 @@ def _table(path: str, what: str) -> Columns:
     try:
         return load_table(p)
     except Exception as exc:  # csv, zip, pickle or parquet readers each raise their own errors on a bad file
-        raise BadInputError(f"{path}: cannot read {what} file ({_one_line(describe_exception(exc))})") from None
+        raise InputError(f"{path}: cannot read {what} file ({_one_line(describe_exception(exc))})") from None
 
 
 def _schema(path: str) -> tuple[Any, dict[str, float]]:
@@ -110,19 +97,14 @@ def _schema(path: str) -> tuple[Any, dict[str, float]]:
     try:
         return load_schema(p, "--schema")
     except ConfigError as exc:
-        raise BadInputError(f"{path}: bad schema: {_one_line(str(exc))}") from None
+        raise InputError(f"{path}: bad schema: {_one_line(str(exc))}") from None
 
 
 def _write(path: str, text: str) -> None:
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise BadInputError(f"{path}: cannot write schema file ({exc.strerror or type(exc).__name__})") from None
-
-
-def _fail(command: str, message: str) -> int:
-    print(f"infersight {command}: error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+        raise InputError(f"{path}: cannot write schema file ({exc.strerror or type(exc).__name__})") from None
 
 
 def _one_line(text: str) -> str:

@@ -6,7 +6,6 @@ start-up, so they run at once); more kinds of bad input through the command's ow
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -17,7 +16,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from plugins.drift.commands import add_commands
 from tests.support.cli import run_cli
 
 SCRIPT = Path(sys.executable).with_name("infersight")
@@ -109,12 +107,8 @@ def test_bad_input_exits_2_with_one_line_naming_it(runs: dict[str, Run], case: s
 
 
 def _run_in_process(argv: list[str], capsys: pytest.CaptureFixture[str]) -> Run:
-    parser = argparse.ArgumentParser(prog="infersight")
-    add_commands(parser.add_subparsers())
-    args = parser.parse_args(["drift", *argv])
-    code = args.func(args)
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
+    done = run_cli("drift", *argv)  # the real dispatcher: it turns an InputError into exit 2 and one line
+    return Run(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.mark.parametrize(

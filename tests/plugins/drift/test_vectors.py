@@ -234,29 +234,26 @@ def test_vector_keys_are_checked_at_init_naming_the_key_and_layered_per_model() 
 
 def test_the_offline_command_tests_a_parquet_column_of_lists(tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
     import json
 
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
-    from plugins.drift.commands import add_commands
+    from tests.support.cli import run_cli
 
     rng = np.random.default_rng(11)
     for name, n, shift in (("ref", 400, 0.0), ("cur", 150, 0.8)):
         pq.write_table(pa.table({"amount": rng.normal(size=n), "emb": rng.normal(shift, 1.0, (n, 6)).tolist()}),
                        tmp_path / f"{name}.parquet")
-    parser = argparse.ArgumentParser()
-    add_commands(parser.add_subparsers())
     files = [str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet")]
-    args = parser.parse_args(["drift", *files, "--json", "--threshold-vector", "0.1"])
-    assert args.func(args) == 1
-    out = json.loads(capsys.readouterr().out)
+    done = run_cli("drift", *files, "--json", "--threshold-vector", "0.1")
+    assert done.returncode == 1
+    out = json.loads(done.stdout)
     emb = next(r for r in out["results"] if r["feature"] == "emb")
     assert emb["test"] == names.TEST_VECTOR and emb["drifted"] and emb["effect_name"] == "auc_above_chance"
     assert out["rule"]["thresholds"]["vector"] == emb["threshold"] == 0.1
-    args = parser.parse_args(["drift", *files, "--threshold-vector", "0.7"])
-    assert args.func(args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    done = run_cli("drift", *files, "--threshold-vector", "0.7")
+    assert done.returncode == 2
+    err = done.stderr.strip().splitlines()
     assert len(err) == 1 and "--threshold-vector" in err[0] and "0.5" in err[0]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -12,18 +11,21 @@ import pytest
 
 from plugins.fleet import ProfileBuilder, names
 from plugins.fleet.codec import to_base64, to_bytes
-from plugins.fleet.commands import add_commands
 from plugins.fleet.sample import offset_priorities
+from tests.support.cli import run_cli
 
 HERE = Path(__file__).parent
 
 
 def fleet(*argv: str) -> int:
-    """Run ``infersight fleet ARGV`` in-process through the plugin's own parser (one test runs the installed one)."""
-    parser = argparse.ArgumentParser(prog="infersight")
-    add_commands(parser.add_subparsers())
-    args = parser.parse_args(["fleet", *argv])
-    return int(args.func(args))
+    """Run ``infersight fleet ARGV`` in-process through the real dispatcher (one test runs the installed one).
+
+    Its output is written back to this process's stdout and stderr, where ``capsys`` reads it.
+    """
+    done = run_cli("fleet", *argv)
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return done.returncode
 
 
 SEED = 205  # replicas' traffic: seeds 205..209 (the reference: seed 0)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,8 @@ from agent.plugin import ConfigError, ModelInfo, RecordBatch
 from agent.testing import ManualClock, run_plugin
 from plugins.performance import make_plugin, record_training
 from plugins.performance import names as n
-from plugins.performance.commands import add_commands
 from plugins.performance.retrain import DAY, History, ModelHistory, Point, fit_decay, iso, recommend, training_record
+from tests.support.cli import run_cli
 
 T0 = 1_700_000_000.0
 RELEASE = [0.93, 0.925, 0.935, 0.93, 0.928]  # accuracy at release of v1..v5
@@ -67,10 +68,20 @@ def _reference(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def _run_retrain(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="infersight")
-    add_commands(parser.add_subparsers())
-    args = parser.parse_args(["retrain", *argv])
-    return int(args.func(args))
+    """``infersight retrain ARGV`` in-process through the real dispatcher; its output goes where capsys reads."""
+    done = run_cli("retrain", *argv)
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return done.returncode
+
+
+def test_the_installed_command_names_a_missing_history_and_exits_2(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("infersight")
+    proc = subprocess.run([str(script), "retrain", "churn", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("infersight retrain: error: no performance history at")
 
 
 def test_five_retrains_decaying_half_a_point_a_day_give_the_floor_crossing_within_a_day(

@@ -55,6 +55,7 @@ def reference(tmp_path: Path) -> Path:
 def test_schema_infer_to_an_unwritable_path_exits_2_with_one_line(tmp_path: Path, reference: Path) -> None:
     proc = run_cli("schema", "infer", reference, "-o", "missing/dir/schema.toml", cwd=tmp_path)
     assert_bad_input(proc, "missing/dir/schema.toml", "cannot write schema file")
+    assert error_lines(proc)[0].startswith("infersight schema infer: error: ")  # the nested command's own name
     assert not (tmp_path / "missing").exists()
 
 

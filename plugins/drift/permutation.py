@@ -343,23 +343,21 @@ def null_rms(stat: np.ndarray) -> np.ndarray:
     amount ``verdict.noise_corrected`` removes: the effect's expected size with no drift at
     these sample sizes.
     """
-    S = np.asarray(stat, dtype=np.float64)[1:]
-    S = np.where(np.isfinite(S), S, np.nan)
-    if S.shape[0] == 0:
-        return np.full(S.shape[1:], math.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a feature with no usable values has a nan null
-        out: np.ndarray = np.sqrt(np.nanmean(S * S, axis=0))
-    return out
+    return _over_relabelings(stat, lambda S: np.sqrt(np.nanmean(S * S, axis=0)))
 
 
 def null_quantile(stat: np.ndarray, q: float) -> np.ndarray:
     """The q-quantile of each column over the relabelings (row 0, the observed split, excluded; nan ignored)."""
+    return _over_relabelings(stat, lambda S: np.nanquantile(S, q, axis=0))
+
+
+def _over_relabelings(stat: np.ndarray, reduce: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``reduce`` of each column over the relabelings (row 0 excluded, non-finite values as nan)."""
     S = np.asarray(stat, dtype=np.float64)[1:]
     S = np.where(np.isfinite(S), S, np.nan)
     if S.shape[0] == 0:
         return np.full(S.shape[1:], math.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a feature with no usable values has a nan null
-        out: np.ndarray = np.nanquantile(S, q, axis=0)
+        out: np.ndarray = reduce(S)
     return out

@@ -13,12 +13,11 @@ thread, as in the calibration studies.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.support.benchmarks import load_benchmark
 
 pytest.importorskip("sklearn")
 
@@ -29,13 +28,7 @@ CELLS = (("digits", 100, ("null", "gn_medium", "ko", "subset")),
 
 
 def _study() -> ModuleType:
-    path = Path(__file__).resolve().parents[3] / "benchmarks" / "power.py"
-    spec = importlib.util.spec_from_file_location("drift_power_study", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the module runs
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("power")
 
 
 @pytest.mark.slow

@@ -7,8 +7,6 @@ tests below run its trial function at coarse levels.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,6 +20,7 @@ from plugins.drift import DriftConfig, names
 from plugins.drift.detector import build_profile, evaluate
 from plugins.drift.vectors import VectorTest, classifier_aucs, fit_vectors, run_vectors, vector_matrix
 from tests.plugins.drift.data import columns, objects, rows
+from tests.support.benchmarks import load_benchmark
 
 pytest.importorskip("sklearn")
 
@@ -32,13 +31,7 @@ pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def _study() -> ModuleType:
-    path = Path(__file__).resolve().parents[3] / "benchmarks" / "vectors.py"
-    spec = importlib.util.spec_from_file_location("drift_vector_study", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the module runs
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("vectors")
 
 
 def by(h: CapturedTelemetry, metric: str, *keys: str) -> dict[tuple[str, ...], float]:

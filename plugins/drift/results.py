@@ -32,8 +32,9 @@ class DriftResult:
       over the window, that joint test rejected too (it is the gate that keeps "anything
       drifted" at level α without splitting α between the joint test and the features);
     - ``corrected_effect``: ``sqrt(max(effect² - null_effect², 0))`` where ``null_effect`` is
-      the value sampling noise alone reaches in 95% of windows of these sizes (estimated by
-      the window's permutations), so the same threshold means the same at n = 50 and 50,000;
+      the effect's root mean square from sampling noise alone at these sizes (read off the
+      window's relabelings), so the same threshold means the same at n = 50 and 50,000; 0
+      when the result is not significant;
     - ``drifted``: significant and ``corrected_effect >= threshold``;
     - ``verdict``: ``drift``, or the condition that failed (``not_significant``,
       ``joint_not_significant``, ``below_threshold``), or ``skipped``.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from plugins.drift.config import DriftConfig
+from plugins.drift.detector import build_profile, evaluate
 from plugins.drift.multivariate import (
     fit_lsdd,
     lsdd_permuted,
@@ -18,6 +22,7 @@ from plugins.drift.multivariate import (
 )
 from plugins.drift.permutation import relabel
 from plugins.drift.reduction import Reduction, fit_projection, one_hot, pooled_codes, reduce, standardise
+from plugins.drift.results import MULTIVARIATE, DriftResult
 
 
 def _direct_mmd2(X: np.ndarray, Y: np.ndarray, sigma: float) -> float:
@@ -171,3 +176,29 @@ def test_pca_keeps_the_direction_of_largest_reference_variance() -> None:
     X = rng.normal(size=(1000, 3)) * np.array([5.0, 1.0, 0.1])
     proj = fit_projection(X, Reduction.PCA, n_components=1)
     assert abs(proj.matrix[0, 0]) > 0.99
+
+
+def _joint(ref: np.ndarray, win: np.ndarray, seed: int) -> DriftResult:
+    config = replace(DriftConfig(), seed=seed)
+    profile = build_profile({f"x{j}": ref[:, j] for j in range(ref.shape[1])}, config)
+    report = evaluate(profile, {f"x{j}": win[:, j] for j in range(win.shape[1])}, config)
+    return next(r for r in report.results if r.feature == MULTIVARIATE)
+
+
+def test_small_windows_get_p_values_that_do_not_hang_on_the_relabelings_drawn() -> None:
+    # 200 + 200 rows of 30 features, a 0.35σ shift of one: p-values near α. With the 100
+    # relabelings of the old rule a p-value moved by about ±0.03 from one draw of relabelings
+    # to the next (a verdict at p = 0.04 was a coin flip); the budget now draws hundreds,
+    # and large windows keep the minimum.
+    rng = np.random.default_rng(5)
+    moved = []
+    for _ in range(12):
+        ref, win = rng.normal(size=(200, 30)), rng.normal(size=(200, 30))
+        win[:, 0] += 0.35
+        a, b = _joint(ref, win, seed=1), _joint(ref, win, seed=2)
+        assert a.effects["permutations"] >= 300
+        if max(a.p_value, b.p_value) < 0.1:
+            moved.append(abs(a.p_value - b.p_value))
+    assert len(moved) >= 6 and float(np.mean(moved)) <= 0.01, moved
+    big = _joint(rng.normal(size=(3000, 30)), rng.normal(size=(3000, 30)), seed=1)
+    assert big.effects["permutations"] == DriftConfig().permutations

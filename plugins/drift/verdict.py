@@ -20,7 +20,7 @@ result's own test does not separate from noise (not significant) is reported as 
 no drift the corrected effect is above 0 in at most α of windows at any n. That condition,
 not the correction, is what holds it there at small n: a 50-row window against 500 reference
 rows with no drift has a Wasserstein/σ of at least 0.1 in 98% of windows raw, 24% after the
-bias correction alone, 1% as reported (joint effect: 87%, 28%, 4.5%). With 50,000 rows
+bias correction alone, 1% as reported (joint effect: 87%, 28%, 4%). With 50,000 rows
 ``null_effect`` is about 0.01σ and the threshold applies almost as written. Thresholds are in units a person reads:
 
 - numeric: Wasserstein-1 distance in reference standard deviations ("the mass moved by

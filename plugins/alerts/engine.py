@@ -298,7 +298,11 @@ class AlertEngine:
     # -- views ----------------------------------------------------------------------
 
     def snapshot(self, now: float) -> list[AlertRow]:
-        """Pending, firing, no-data and recently resolved alerts, most severe state first."""
+        """Pending, firing, no-data and recently resolved alerts, most severe state first: one row per label set.
+
+        A label set that fired and resolved more than once within the resolved period is listed
+        once, with its latest episode, and not at all while it is pending or firing again.
+        """
         rows: list[AlertRow] = []
         for s in self._all_series():
             if s.state == _PENDING:
@@ -312,7 +316,9 @@ class AlertEngine:
                 rows.append(_row(s.fired, "firing", now))
             if s.no_data is not None:
                 rows.append(_row(s.no_data, "no_data", now))
-        rows.extend(_row(inst, "resolved", now) for inst in self._recent_resolved)
+        active = {r.fingerprint for r in rows}
+        latest = {inst.fingerprint: inst for inst in self._recent_resolved}  # resolution order: the last wins
+        rows.extend(_row(inst, "resolved", now) for fp, inst in latest.items() if fp not in active)
         order = {"firing": 0, "no_data": 1, "pending": 2, "resolved": 3}
         rows.sort(key=lambda r: (order[r.state], r.rule, r.fingerprint))
         return rows

@@ -296,6 +296,20 @@ def test_firing_counts_by_rule_and_severity() -> None:
     assert e.firing_counts() == {("drift-high", "critical"): 2}
 
 
+def test_snapshot_lists_each_label_set_once_with_its_latest_episode() -> None:
+    # Fired and resolved twice within the period resolved alerts stay listed (the demo's drift
+    # of one feature did this): one row, the latest episode; none beside the same set firing again.
+    e = engine()
+    for t, v in ((0.0, 0.5), (10.0, 0.1), (20.0, 0.5), (30.0, 0.1)):
+        e.evaluate([sig(v)], now=t)
+    assert [(r.state, r.fired_at, r.resolved_at) for r in e.snapshot(35.0)] == [("resolved", 20.0, 30.0)]
+    e.evaluate([sig(0.5)], now=40.0)
+    assert [(r.state, r.fired_at) for r in e.snapshot(45.0)] == [("firing", 40.0)]
+    e.evaluate([sig(0.5, "other")], now=50.0)
+    assert sorted((r.state, r.labels["feature"]) for r in e.snapshot(55.0)) == [("firing", "amount"),
+                                                                                 ("firing", "other")]
+
+
 def test_snapshot_lists_pending_and_firing() -> None:
     e = engine({"for": 60})
     e.evaluate([sig(0.5, "a")], now=0.0)

@@ -169,6 +169,9 @@ def test_the_command_the_demo_suggests_next_shows_its_alerts_resolved(idle_run: 
     resolved = [line for line in idle_run.next_stdout.splitlines() if line.startswith("resolved ")]
     assert {"feature=amount", "feature=country"} <= {w for line in resolved for w in line.split()}
     assert all("fraud-feature-drift" in line for line in resolved)
+    # one row per label set: the output feature's two episodes in the shifted phase are one row
+    label_sets = [tuple(w for w in line.split() if "=" in w) for line in resolved]
+    assert len(label_sets) == len(set(label_sets)) == 4, idle_run.next_stdout
 
 
 def test_bad_rows_option_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 
 _CHUNK_ELEMENTS = 2_000_000  # relabelings x rows x features held at once (8 MB of float32)
 MAX_RELABELINGS = 1_000  # relabelings drawn at most for one window test (``permutations_for``)
-RELABELED_VALUES = 10_000_000  # relabelings x pooled rows x (features + 1) a window test may cost
+RELABELED_VALUES = 5_000_000  # relabelings x pooled rows x (features + 1) a window test may cost
 KERNEL_PRODUCTS = 200_000_000  # relabelings x pooled rows² (the exact kernel's product) a window test may cost
 WASSERSTEIN_RELABELINGS = 61  # the Wasserstein null (its root mean square) needs fewer relabelings than the test
 
@@ -52,17 +52,16 @@ def relabel(n: int, m: int, permutations: int, rng: np.random.Generator) -> np.n
 def permutations_for(rows: int, columns: int, minimum: int) -> int:
     """Relabelings for a test of ``rows`` pooled rows and ``columns`` features: ``minimum``, more when cheap.
 
-    A Monte Carlo p-value loses power against the exact permutation test when B is small: it
-    must see fewer than α(B + 1) relabelings as extreme as the observed split: a window whose
+    A Monte Carlo p-value loses power against the exact permutation test when B is small (it
+    must see fewer than α(B + 1) relabelings as extreme as the observed split): a window whose
     exact p-value is 0.04 is rejected in 63% of draws of B = 100 relabelings, 82% of B = 400,
-    93% of B = 1,000 (0.03: 82%, 98%, 100%). On
-    scikit-learn's breast cancer with a covariate subset at n = 200 (``benchmarks/power.py``,
-    200 draws) the verdict detected 0.83 with 100 relabelings and 0.88–0.89 with 300–400,
-    where KS with Bonferroni detects 0.90. So up to ``MAX_RELABELINGS`` are drawn while
-    B × rows × (columns + 1) stays within ``RELABELED_VALUES`` and B × rows² (the exact
-    kernel) within ``KERNEL_PRODUCTS``: every window of a few hundred rows gets hundreds of
-    relabelings at a few tens of milliseconds, and large windows, whose test has power to
-    spare, keep ``minimum``.
+    93% of B = 1,000 (0.03: 82%, 98%, 100%). On scikit-learn's breast cancer with a covariate
+    subset at n = 200 (``benchmarks/power.py``, 200 draws) the verdict detected 0.83 with 100
+    relabelings and 0.89 with the 403 drawn now, where KS with Bonferroni detects 0.90. So up
+    to ``MAX_RELABELINGS`` are drawn while B × rows × (columns + 1) stays within
+    ``RELABELED_VALUES`` and B × rows² (the exact kernel) within ``KERNEL_PRODUCTS``: every
+    window of a few hundred rows gets hundreds of relabelings at a few tens of milliseconds,
+    and large windows, whose test has power to spare, keep ``minimum``.
     """
     extra = min(MAX_RELABELINGS, RELABELED_VALUES // max(rows * (columns + 1), 1),
                 KERNEL_PRODUCTS // max(rows * rows, 1))

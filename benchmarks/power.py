@@ -290,14 +290,16 @@ def synthetic_sample(rng: np.random.Generator, n: int, kind: str) -> Columns:
     return cols
 
 
-def _two_of_ten(rng: np.random.Generator, n: int) -> tuple[Columns, Columns]:
+def two_of_ten(rng: np.random.Generator, n: int) -> tuple[Columns, Columns]:
+    """A 0.2σ mean shift of f0 and f1 (numeric data)."""
     ref, cur = synthetic_sample(rng, n, "numeric"), synthetic_sample(rng, n, "numeric")
     cur["f0"] = cur["f0"] + 0.2
     cur["f1"] = cur["f1"] + 0.2
     return ref, cur
 
 
-def _correlation(rng: np.random.Generator, n: int) -> tuple[Columns, Columns]:
+def correlation(rng: np.random.Generator, n: int) -> tuple[Columns, Columns]:
+    """f0 and f1 become correlated (ρ = 0.7); every marginal stays N(0, 1)."""
     ref, cur = synthetic_sample(rng, n, "numeric"), synthetic_sample(rng, n, "numeric")
     z = rng.normal(size=n)
     cur["f0"] = np.sqrt(0.7) * z + np.sqrt(0.3) * cur["f0"]
@@ -305,22 +307,24 @@ def _correlation(rng: np.random.Generator, n: int) -> tuple[Columns, Columns]:
     return ref, cur
 
 
-def _variance(rng: np.random.Generator, n: int) -> tuple[Columns, Columns]:
+def variance(rng: np.random.Generator, n: int) -> tuple[Columns, Columns]:
+    """f3's standard deviation × 1.5 (numeric data)."""
     ref, cur = synthetic_sample(rng, n, "numeric"), synthetic_sample(rng, n, "numeric")
     cur["f3"] = cur["f3"] * 1.5
     return ref, cur
 
 
-def _categorical(rng: np.random.Generator, n: int) -> tuple[Columns, Columns]:
+def category_frequencies(rng: np.random.Generator, n: int) -> tuple[Columns, Columns]:
+    """f7's categories become equally frequent (mixed data)."""
     ref, cur = synthetic_sample(rng, n, "mixed"), synthetic_sample(rng, n, "mixed")
     cur["f7"] = rng.choice(SYN_CATS, n, p=[0.25, 0.25, 0.25, 0.25])
     return ref, cur
 
 
-SYNTHETIC_SHIFTS = (("0.2 sd in 2 of 10 features, n=500", _two_of_ten, 500, 400),
-                    ("correlation 0 -> 0.7 in 2 features, n=1000", _correlation, 1000, 100),
-                    ("variance x1.5 in 1 feature, n=500", _variance, 500, 100),
-                    ("category frequencies of 1 feature, n=500", _categorical, 500, 100))
+SYNTHETIC_SHIFTS = (("0.2 sd in 2 of 10 features, n=500", two_of_ten, 500, 400),
+                    ("correlation 0 -> 0.7 in 2 features, n=1000", correlation, 1000, 100),
+                    ("variance x1.5 in 1 feature, n=500", variance, 500, 100),
+                    ("category frequencies of 1 feature, n=500", category_frequencies, 500, 100))
 
 
 def synthetic(config: DriftConfig, out: Callable[[str], None] = print, null_trials: int = 200) -> None:

@@ -1,4 +1,5 @@
-"""Seeded data for the drift tests: feature columns and ready RecordBatches (data builders, not a harness)."""
+"""Seeded data for the drift tests: feature columns and ready RecordBatches (data builders, not a harness), and ``by``
+to read counters back."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from agent.plugin import RecordBatch
+from agent.testing import CapturedTelemetry
 
 COUNTRIES = np.array(["fr", "de", "us"], dtype=object)
 
@@ -39,4 +41,13 @@ def objects(values: list[Any]) -> np.ndarray:
     """An object column holding exactly ``values`` (lists stay lists)."""
     out = np.empty(len(values), dtype=object)
     out[:] = values
+    return out
+
+
+def by(h: CapturedTelemetry, metric: str, *keys: str) -> dict[tuple[str, ...], float]:
+    """A counter's points summed by the values of ``keys``."""
+    out: dict[tuple[str, ...], float] = {}
+    for p in h.metric_points(metric):
+        k = tuple(str(p.attributes.get(key)) for key in keys)
+        out[k] = out.get(k, 0.0) + float(p.value or 0.0)
     return out

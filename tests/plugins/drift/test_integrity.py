@@ -7,20 +7,11 @@ from typing import Any
 import numpy as np
 
 from agent.plugin import FeedbackEvent, RecordBatch
-from agent.testing import CapturedTelemetry, ManualClock, run_plugin
+from agent.testing import ManualClock, run_plugin
 from plugins.drift import names
-from tests.plugins.drift.data import batch, columns, objects, rows
+from tests.plugins.drift.data import batch, by, columns, objects, rows
 
 SMALL = {"window": {"size": 100}, "min_window": 50, "permutations": 30}
-
-
-def by(h: CapturedTelemetry, metric: str, *keys: str) -> dict[tuple[str, ...], float]:
-    """A counter's points summed by the values of ``keys``."""
-    out: dict[tuple[str, ...], float] = {}
-    for p in h.metric_points(metric):
-        k = tuple(str(p.attributes.get(key)) for key in keys)
-        out[k] = out.get(k, 0.0) + float(p.value or 0.0)
-    return out
 
 
 def embeddings(rng: np.random.Generator, n: int, shift: float = 0.0) -> list[list[float]]:

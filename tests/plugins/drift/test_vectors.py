@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from agent.plugin import ConfigError
-from agent.testing import CapturedTelemetry, run_plugin
+from agent.testing import run_plugin
 from plugins.drift import DriftConfig, names
 from plugins.drift.detector import build_profile, evaluate
 from plugins.drift.vectors import VectorTest, classifier_aucs, fit_vectors, run_vectors, vector_matrix
-from tests.plugins.drift.data import columns, objects, rows
+from tests.plugins.drift.data import by, columns, objects, rows
 from tests.support.benchmarks import load_benchmark
 
 pytest.importorskip("sklearn")
@@ -32,15 +32,6 @@ pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 def _study() -> ModuleType:
     return load_benchmark("vectors")
-
-
-def by(h: CapturedTelemetry, metric: str, *keys: str) -> dict[tuple[str, ...], float]:
-    """A counter's points summed by the values of ``keys``."""
-    out: dict[tuple[str, ...], float] = {}
-    for p in h.metric_points(metric):
-        k = tuple(str(p.attributes.get(key)) for key in keys)
-        out[k] = out.get(k, 0.0) + float(p.value or 0.0)
-    return out
 
 
 # -- pure functions ------------------------------------------------------------------------------

@@ -40,7 +40,9 @@ data, more draws): false-positive rates over 200 null trials of n = 500 per samp
 dimensions (numeric, categorical, mixed) for the per-feature tests, Bonferroni, the joint
 test and the verdict (thresholds 0 and default), and power at equal sizes (0.2σ in 2 of 10
 features at n = 500, correlation 0 → 0.7 at n = 1,000, variance ×1.5, category
-frequencies), for the joint test chosen with ``--joint``.
+frequencies), for the joint test chosen with ``--joint``; then, with no drift, how often each
+corrected effect reaches its threshold in 800 windows of 50 rows against 500 (the CI test
+``tests/plugins/drift/test_practical.py`` runs the first 100 of them).
 """
 
 from __future__ import annotations
@@ -359,6 +361,31 @@ def synthetic(config: DriftConfig, out: Callable[[str], None] = print, null_tria
             joint += any(r.significant for r in rep.results if r.feature == MULTIVARIATE)
             drift += any(r.drifted for r in rep.results)
         out(f"{name:44}{trials:7}{joint / trials:7.3f}{drift / trials:8.3f}")
+    no_shift_effects(config, out)
+
+
+NO_SHIFT_CATS = np.array(["a", "b", "c", "d", "e"], dtype=object)
+
+
+def no_shift_columns(rng: np.random.Generator, n: int) -> Columns:
+    """A normal, an exponential, a 5-category and a 6-value integer feature, all without drift."""
+    return {"x": rng.normal(size=n), "y": rng.exponential(size=n), "c": rng.choice(NO_SHIFT_CATS, n),
+            "k": rng.integers(0, 6, n)}
+
+
+def no_shift_effects(config: DriftConfig, out: Callable[[str], None] = print, windows: int = 800) -> None:
+    """How often a corrected effect reaches its threshold with no drift: 50-row windows, fresh 500-row references."""
+    rng = np.random.default_rng(1)
+    over: dict[str, int] = {}
+    joint = 0
+    for _ in range(windows):
+        for r in evaluate(build_profile(no_shift_columns(rng, 500), config), no_shift_columns(rng, 50),
+                          config).results:
+            over[r.feature] = over.get(r.feature, 0) + (r.corrected_effect >= r.threshold)
+            joint += r.feature == MULTIVARIATE and r.significant
+    out(f"\nno shift, {windows} windows of 50 rows against 500 (fresh each): corrected effect >= threshold in "
+        + ", ".join(f"{f} {v / windows:.2%}" for f, v in over.items())
+        + f"; joint test significant in {joint / windows:.2%}")
 
 
 def _threshold(config: DriftConfig, effect: str) -> float:

@@ -412,7 +412,7 @@ def _joint_result(outcome: JointOutcome | None, skip: str | None, config: DriftC
         )
         return decide(r, math.nan, config.alpha)
     effects_ = {"mmd2": outcome.mmd2, "mmd2_null": outcome.mmd2_null, "mmd_shift": outcome.shift,
-                "permutations": float(outcome.permutations),
+                "spread": outcome.spread, "permutations": float(outcome.permutations),
                 **{f"z[{k}]": v for k, v in outcome.components.items()}}
     r = DriftResult(
         model=str(base["model"]), feature=name, test=outcome.test, statistic=outcome.statistic,

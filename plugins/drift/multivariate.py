@@ -336,6 +336,33 @@ def scale_sample(Z: np.ndarray, max_points: int = 250, seed: int = 0) -> tuple[f
     return (math.sqrt(med / 2.0) if med > 0 else 1.0), X, D
 
 
+MAHALANOBIS_SHRINKAGE = 0.1  # weight of the average variance in the covariance of ``mahalanobis_norms``
+
+
+def mahalanobis_norms(Z: np.ndarray, shrinkage: float = MAHALANOBIS_SHRINKAGE) -> np.ndarray:
+    """Each row's squared Mahalanobis distance from the mean of all rows (label-free: the pooled rows).
+
+    The covariance is the rows' own, shrunk toward its average variance
+    (``(1 - shrinkage) C + shrinkage tr(C)/d I``), so it is invertible with more columns
+    than rows or with constant ones. Added noise or a broken correlation moves a group's
+    rows away from the pooled shape even when every feature's mean and spread barely
+    change: the rows' mean norm is what the joint test's ``mahalanobis`` component compares.
+    """
+    X = np.asarray(Z, dtype=np.float64)
+    N, d = X.shape
+    if N < 2 or d == 0:
+        return np.zeros(N)
+    X = X - X.mean(axis=0)
+    C = (X.T @ X) / (N - 1)
+    scale = float(np.trace(C)) / d
+    if not scale > 0:
+        return np.zeros(N)
+    w, V = np.linalg.eigh((1.0 - shrinkage) * C + shrinkage * scale * np.eye(d))
+    P = X @ V
+    out: np.ndarray = (P * P) @ (1.0 / np.maximum(w, shrinkage * scale))
+    return out
+
+
 def shift_sensitivity(X: np.ndarray, D: np.ndarray, sigmas: tuple[float, ...],
                       columns: np.ndarray | None = None) -> list[float]:
     """MMD² per squared unit of mean shift along one column, averaged over ``columns``, for each bandwidth.

@@ -13,6 +13,7 @@ from plugins.drift.multivariate import (
     fit_lsdd,
     lsdd_permuted,
     lsdd_test,
+    mahalanobis_norms,
     median_bandwidth,
     mmd2_permuted,
     mmd2_unbiased,
@@ -111,6 +112,27 @@ def test_the_shift_scale_reads_an_mmd_as_a_one_feature_mean_shift() -> None:
     mmd2 = mmd2_unbiased(X, Y, sigma)
     # averaged over the columns, c is the MMD² of a unit shift of one column (second order)
     assert np.sqrt(mmd2 / c) == pytest.approx(0.5, abs=0.15)
+
+
+def test_mahalanobis_norms_are_scipys_distances_under_the_shrunk_pooled_covariance() -> None:
+    from scipy.spatial.distance import mahalanobis
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 6)) @ rng.normal(size=(6, 6))
+    X[:, 5] = 3.0  # a constant column: the shrinkage keeps the covariance invertible
+    C = np.cov(X, rowvar=False)
+    shrunk = 0.9 * C + 0.1 * np.trace(C) / 6 * np.eye(6)
+    VI = np.linalg.inv(shrunk)
+    centre = X.mean(axis=0)
+    expected = [mahalanobis(x, centre, VI) ** 2 for x in X]
+    np.testing.assert_allclose(mahalanobis_norms(X, shrinkage=0.1), expected, rtol=1e-9)
+    # more columns than rows
+    W = rng.normal(size=(8, 20))
+    C = np.cov(W, rowvar=False)
+    VI = np.linalg.inv(0.9 * C + 0.1 * np.trace(C) / 20 * np.eye(20))
+    np.testing.assert_allclose(mahalanobis_norms(W), [mahalanobis(w, W.mean(axis=0), VI) ** 2 for w in W],
+                               rtol=1e-8)
+    assert not mahalanobis_norms(np.ones((5, 3))).any()
 
 
 def test_lsdd_detects_a_shift_and_keeps_pvalues_positive() -> None:

@@ -17,9 +17,9 @@ import pytest
 
 from plugins.drift import MULTIVARIATE, DriftConfig
 from plugins.drift.detector import build_profile, evaluate
+from tests.support.benchmarks import load_benchmark
 
 Columns = dict[str, np.ndarray]
-CATS = np.array(["a", "b", "c", "d", "e"], dtype=object)
 
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
@@ -48,20 +48,19 @@ def test_with_50000_rows_a_002_sd_shift_is_flagged_by_no_test_and_a_02_sd_shift_
 
 @pytest.mark.slow
 def test_with_no_shift_corrected_effects_exceed_their_thresholds_in_at_most_5_percent_of_50_row_windows() -> None:
+    # The first 100 windows of benchmarks/power.py's no-shift study (800 windows: joint effect 3.9%,
+    # every per-feature effect <= 1.25%). A corrected effect counts only when its test is
+    # significant, so the joint effect's rate is bounded by the joint test's level (5%).
     rng = np.random.default_rng(1)
     cfg = DriftConfig()
-
-    def sample(n: int) -> Columns:
-        return {"x": rng.normal(size=n), "y": rng.exponential(size=n), "c": rng.choice(CATS, n),
-                "k": rng.integers(0, 6, n)}
-
+    sample = load_benchmark("power").no_shift_columns
     windows = 100
     over = dict.fromkeys(("x", "y", "c", "k", MULTIVARIATE), 0)
     raw_over = 0
     for _ in range(windows):
         # A fresh reference each time: the 5% holds over draws of both samples (one fixed reference
         # that happens to sit far from its population shifts every window's rate up or down).
-        for r in evaluate(build_profile(sample(500), cfg), sample(50), cfg).results:
+        for r in evaluate(build_profile(sample(rng, 500), cfg), sample(rng, 50), cfg).results:
             over[r.feature] += r.corrected_effect >= r.threshold
             raw_over += r.feature == "x" and r.effect_size >= r.threshold
     rates = {k: v / windows for k, v in over.items()}
@@ -99,3 +98,26 @@ def test_the_joint_test_is_not_blind_above_5000_rows() -> None:
         joint = next(r for r in evaluate(profile, _numeric(rng, n, 10, 0.05, 10), cfg).results
                      if r.feature == MULTIVARIATE)
         assert joint.significant and joint.n_window == n, n
+
+
+def test_the_joint_effect_reads_added_noise_as_spread_and_a_mean_shift_as_location() -> None:
+    """Noise of 0.6σ on every feature: spread = sqrt(1.36) - 1 = 0.166 (the sd grows by 16.6%).
+
+    A mean shift of the same features leaves each group's variance as it was, so its spread
+    stays within its noise (also with a 5,000-row reference sample against a 20,000-row
+    window, where the groups sit at unequal distances from the pooled mean) and its effect is
+    the location one.
+    """
+    rng = np.random.default_rng(5)
+    cfg = replace(DriftConfig(), permutations=30)
+    profile = build_profile(_numeric(rng, 20_000, 4), cfg)
+    noisy = {f: v + rng.normal(scale=0.6, size=v.size) for f, v in _numeric(rng, 20_000, 4).items()}
+    joint = next(r for r in evaluate(profile, noisy, cfg).results if r.feature == MULTIVARIATE)
+    print(f"\nnoise: {joint.effects}, corrected {joint.corrected_effect:.4f}")
+    assert joint.drifted and joint.effects["spread"] == pytest.approx(0.166, abs=0.01)
+    assert joint.corrected_effect >= joint.effects["spread"] - 0.01  # the larger effect (here the kernel's: 0.51σ)
+    shifted = next(r for r in evaluate(profile, _numeric(rng, 20_000, 4, 0.3, 4), cfg).results
+                   if r.feature == MULTIVARIATE)
+    print(f"shift: {shifted.effects}, corrected {shifted.corrected_effect:.4f}")
+    assert shifted.drifted and shifted.effects["spread"] < 0.02
+    assert shifted.corrected_effect == pytest.approx(shifted.effects["mmd_shift"], abs=0.02)

@@ -54,7 +54,7 @@ def test_added_noise_on_correlated_features_is_detected_in_small_windows() -> No
     # Breast cancer, 50 rows each, large noise on half of the window's rows: the cell where the
     # joint statistic's maximum over KS, mean and two MMDs cost it most (0.665 of 200 draws,
     # against 0.72 for the reference-standardised MMD). The Mahalanobis-norm component lifts it
-    # to 0.96; these 20 draws: 19 (the old statistic: 14).
+    # to 0.95 of 200 draws; these 20 draws: 19 (the old statistic: 17).
     study = _study()
     with study.one_blas_thread():
         cell = study.run_cell(study.load("breast_cancer"), 50, "gn_large", 20, pooled_anchor=False)

@@ -33,9 +33,9 @@ and because it is one test at level α, it is the gate of every per-feature verd
 Effect: the larger of two, each corrected by its own root mean square over the relabelings
 (its expected size with no drift, ``verdict.noise_corrected``):
 
-- location, in σ of one feature: the larger of the largest mean shift of one feature and, at each bandwidth, the
-  one-feature mean shift that gives the observed MMD² under the same kernel
-  (``multivariate.shift_sensitivity``). (Measured at the median bandwidth only, the effect
+- location, in σ of one feature: the larger of the largest mean shift of one feature and,
+  at each bandwidth, the one-feature mean shift that gives the observed MMD² under the same
+  kernel (``multivariate.shift_sensitivity``). (Measured at the median bandwidth only, the effect
   of added noise, which the σ/2 kernel detects, stayed within its noise at n = 50 and the
   verdict lost a third of its detections on breast cancer.)
 - spread: the relative change of the numeric features' standard deviation from the reference
@@ -43,7 +43,7 @@ Effect: the larger of two, each corrected by its own root mean square over the r
   or less spread, about the Wasserstein distance/σ of 0.08 per feature that rescaling
   gives). Where only the Mahalanobis component rejects, the location effect is often within
   its noise (breast cancer, large noise, n = 50, 40 draws: of the 37 significant, 2 stayed
-  below 0.1 without the spread effect). A location shift leaves it near 0.
+  below 0.1 without the spread effect, 1 with it). A location shift leaves it near 0.
 
 The same relabelings give each feature's null
 effect (Wasserstein-1, total variation distance), used to correct its effect for the
@@ -139,8 +139,8 @@ class JointOutcome:
     components: Mapping[str, float]  # each component's standardised observed value
     mmd2: float  # at the bandwidth where the shift is largest
     mmd2_null: float  # its 95th percentile over the relabelings
-    shift: float  # raw effect: one-feature mean shift (σ) with the observed MMD², largest over the bandwidths
-    shift_null: float  # root mean square of that largest shift over the relabelings (its size with no drift)
+    shift: float  # raw effect, location (σ) or spread, whichever is larger after correction
+    shift_null: float  # root mean square of that effect over the relabelings (its size with no drift)
     shift_corrected: float  # sqrt(max(shift² - shift_null², 0))
     spread: float  # |window sd / reference sd - 1| over the numeric features (within-group variances averaged), raw
     n_reference: int

@@ -102,7 +102,8 @@ def rule_text(config: DriftConfig, *, joint: bool, vectors: bool = False) -> str
                   f"these sizes, removed in quadrature) >= threshold: numeric Wasserstein >= "
                   f"{config.threshold_numeric:g} sd; categorical, "
                   f"boolean, discrete TVD >= {config.threshold_categorical:g} (share of rows); joint >= "
-                  f"{config.threshold_multivariate:g} sd (as a one-feature mean shift)")
+                  f"{config.threshold_multivariate:g} sd (as a one-feature mean shift) or a relative change of the "
+                  f"features' sd >= {config.threshold_multivariate:g}")
     if vectors:
         thresholds += (f"; vector features (own permutation test, in the correction family, not gated by the joint "
                        f"test): held-out AUC above chance >= {config.threshold_vector:g}")

@@ -27,11 +27,10 @@ bias correction alone, 1% as reported (joint effect: 87%, 28%, 4%). With 50,000 
   0.1σ on average");
 - categorical, boolean and discrete (few integer values): total variation distance, the
   share of rows that would have to change value (0.1 = 10% of rows);
-- joint: the larger of two effects in σ, each corrected by its own null: location, the
-  one-feature mean shift that gives the same MMD (or the largest mean shift of one feature:
-  "as large as a 0.1σ shift of one feature"), and spread, the noise per numeric feature
-  (the square root of the change in the standardised features' mean square: "as if noise of
-  0.1σ had been added to every feature").
+- joint: the larger of two effects, each corrected by its own null: location, the
+  one-feature mean shift in σ that gives the same MMD (or the largest mean shift of one
+  feature: "as large as a 0.1σ shift of one feature"), and spread, the relative change of
+  the numeric features' standard deviation ("10% more or less spread").
 """
 
 from __future__ import annotations

@@ -66,6 +66,7 @@ def test_the_table_states_alpha_the_split_and_thresholds_and_labels_each_verdict
     text = format_table(report)
     assert "alpha 0.05: joint permutation test at 0.05" in text and "no split of alpha" in text
     assert "Wasserstein >= 0.1 sd" in text and "TVD >= 0.1 (share of rows)" in text and "joint >= 0.1 sd" in text
+    assert "relative change of the features' sd >= 0.1" in text
     a = next(r for r in report.results if r.feature == "a")
     # a 0.05 sd shift over 20,000 rows: significant, but practically small, and the table says so
     assert a.significant and not a.drifted and a.verdict == "below_threshold"

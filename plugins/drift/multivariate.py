@@ -355,7 +355,7 @@ def mahalanobis_norms(Z: np.ndarray, shrinkage: float = MAHALANOBIS_SHRINKAGE) -
     X = X - X.mean(axis=0)
     C = (X.T @ X) / (N - 1)
     scale = float(np.trace(C)) / d
-    if not scale > 0:
+    if not (scale > 0 and np.isfinite(C).all()):  # constant, or values too large to square: no norm
         return np.zeros(N)
     w, V = np.linalg.eigh((1.0 - shrinkage) * C + shrinkage * scale * np.eye(d))
     P = X @ V

@@ -133,6 +133,8 @@ def test_mahalanobis_norms_are_scipys_distances_under_the_shrunk_pooled_covarian
     np.testing.assert_allclose(mahalanobis_norms(W), [mahalanobis(w, W.mean(axis=0), VI) ** 2 for w in W],
                                rtol=1e-8)
     assert not mahalanobis_norms(np.ones((5, 3))).any()
+    with np.errstate(over="ignore", invalid="ignore"):  # squares beyond float range: no norms, no exception
+        assert not mahalanobis_norms(np.array([[1e308, 0.0], [-1e308, 1.0], [0.0, 2.0]])).any()
 
 
 def test_lsdd_detects_a_shift_and_keeps_pvalues_positive() -> None:

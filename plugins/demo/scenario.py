@@ -246,14 +246,9 @@ def _report_phase(out: Out, name: str, events: _EventLog, mark: int, done: bool)
 
 
 def _results(window: dict[str, Any]) -> list[dict[str, Any]]:
-    import json
+    from plugins.report.collect import decode_json_list
 
-    raw = window.get(drift_names.ATTR_RESULTS)
-    try:
-        results = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return []
-    return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+    return decode_json_list(window.get(drift_names.ATTR_RESULTS))
 
 
 def _alerts(out: Out, events: _EventLog, webhook: str | None) -> bool:
@@ -262,8 +257,10 @@ def _alerts(out: Out, events: _EventLog, webhook: str | None) -> bool:
     delivered = alerts_plugin.flush(SETTLE_TIMEOUT) if alerts_plugin is not None else True
     fired: dict[str, set[str]] = {}
     resolved: dict[str, set[str]] = {}
+    from plugins.report.collect import decode_json_list
+
     for note in events.named(notifier_names.EVENT_NOTIFICATION):
-        for a in _json_list(note.get(notifier_names.ATTR_ALERTS)):
+        for a in decode_json_list(note.get(notifier_names.ATTR_ALERTS)):
             labels: dict[str, Any] = a["labels"] if isinstance(a.get("labels"), dict) else {}
             rule = str(a.get("rule") or labels.get("rule") or "?")
             target = resolved if a.get("status") == "resolved" else fired
@@ -278,17 +275,6 @@ def _alerts(out: Out, events: _EventLog, webhook: str | None) -> bool:
     if not delivered:
         out("  (some notifications were still being delivered)")
     return delivered
-
-
-def _json_list(value: Any) -> list[dict[str, Any]]:
-    import json
-
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _recommender_scenario(rng: np.random.Generator, events: _EventLog) -> list[str]:

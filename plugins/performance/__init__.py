@@ -11,6 +11,7 @@ it publishes in ``emit``); ``infersight retrain`` in ``commands``; ``record_trai
 
 from __future__ import annotations
 
+from agent.plugin import TrainingRecord
 from plugins.performance.bbse import BBSEReference, BBSEResult, estimate_bbse, fit_bbse
 from plugins.performance.cbpe import CBPEReference, estimate_cbpe, fit_cbpe, realized_classification
 from plugins.performance.config import PerformanceConfig, parse_config
@@ -20,7 +21,7 @@ from plugins.performance.isotonic import Isotonic, fit_calibration
 from plugins.performance.metrics import Estimate, classification_metrics
 from plugins.performance.plugin import PerformancePlugin, make_plugin
 from plugins.performance.report import ModelSection, performance_report
-from plugins.performance.retrain import DecayFit, History, Recommendation, TrainingRecord, fit_decay, recommend
+from plugins.performance.retrain import DecayFit, History, Recommendation, fit_decay, recommend
 
 __all__ = [
     "BBSEReference",

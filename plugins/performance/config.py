@@ -10,12 +10,13 @@ recorded in config) is per model only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.plugin import (
     ConfigError,
     Key,
+    TrainingRecord,
     Window,
     boolean,
     duration,
@@ -33,7 +34,7 @@ from agent.plugin import (
     window,
 )
 from plugins.performance.names import CLASSIFICATION_METRICS, REGRESSION_METRICS
-from plugins.performance.retrain import TrainingRecord, training_record
+from plugins.performance.retrain import training_record
 
 DEFAULT_WINDOW = Window("count", 1000, 3600.0)
 
@@ -139,7 +140,7 @@ def parse_config(section: Mapping[str, Any]) -> tuple[PerformanceConfig, dict[st
         raise ConfigError("performance.trainings", section.get("trainings"),
                           "trainings under [performance.models.NAME] (they belong to one model)")
     for name, values in per_model.items():
-        values["trainings"] = tuple(t.for_model(name) for t in values["trainings"])
+        values["trainings"] = tuple(replace(t, model=name) for t in values["trainings"])
         if values["history_file"] != default["history_file"]:  # one file holds every model's history
             raise ConfigError(f"performance.models.{name}.history_file", values["history_file"],
                               "history_file in [performance] only (one file holds every model's history)")

@@ -14,12 +14,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from agent.plugin import ModelInfo, PluginContext, Signal, describe_exception
+from agent.plugin import ModelInfo, PluginContext, Signal, TrainingRecord, describe_exception
 from plugins.performance import names as n
 from plugins.performance.config import PerformanceConfig
 from plugins.performance.estimate import EstimationError
 from plugins.performance.reference import CLASSIFICATION, FittedReference
-from plugins.performance.retrain import Recommendation, TrainingRecord, iso
+from plugins.performance.retrain import Recommendation, iso
 from plugins.performance.windows import ClosedWindow
 
 

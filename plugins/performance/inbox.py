@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import agent
-from plugins.performance.retrain import TrainingRecord, training_record
+from agent.plugin import TrainingRecord
+from plugins.performance.retrain import training_record
 
 
 def record_training(model: str, version: Any, trained_at: Any, data_until: Any = None,

@@ -26,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.plugin import FeedbackEvent, ModelInfo, PluginContext, RecordBatch, Signal, hookimpl
-from agent.plugin import TrainingRecord as CoreTrainingRecord
+from agent.plugin import FeedbackEvent, ModelInfo, PluginContext, RecordBatch, Signal, TrainingRecord, hookimpl
 from plugins.performance import names as n
 from plugins.performance.commands import add_commands
 from plugins.performance.config import PerformanceConfig, parse_config
@@ -111,7 +110,7 @@ class PerformancePlugin:
     # -- retrains -------------------------------------------------------------------------
 
     @hookimpl
-    def infersight_training_recorded(self, model: ModelInfo, training: CoreTrainingRecord) -> None:
+    def infersight_training_recorded(self, model: ModelInfo, training: TrainingRecord) -> None:
         """``agent.record_training``: add the retrain to the history (in order with the calls around it)."""
         rec = training_record(training.model, training.version, training.trained_at, training.data_until,
                               training.metrics)

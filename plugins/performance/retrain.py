@@ -20,37 +20,23 @@ import math
 import os
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agent.plugin import ensure_dir
+from agent.plugin import TrainingRecord, ensure_dir
 from plugins.performance.names import LOWER_IS_BETTER
 
 DAY = 86400.0
 FORMAT = 1
 
 
-@dataclass(frozen=True, slots=True)
-class TrainingRecord:
-    """One retrain: the version it produced, when, on data up to when, and its offline metrics."""
-
-    model: str
-    version: str
-    trained_at: float
-    data_until: float | None = None
-    metrics: Mapping[str, float] = field(default_factory=dict)
-
-    def for_model(self, model: str) -> TrainingRecord:
-        """The same record for ``model``."""
-        return replace(self, model=model)
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain data for the history file."""
-        return {"trained_at": self.trained_at, "data_until": self.data_until, "metrics": dict(self.metrics)}
+def training_json(record: TrainingRecord) -> dict[str, Any]:
+    """A retrain (the core's ``TrainingRecord``) as plain data for the history file."""
+    return {"trained_at": record.trained_at, "data_until": record.data_until, "metrics": dict(record.metrics)}
 
 
 def to_epoch(name: str, value: Any) -> float:
@@ -161,7 +147,7 @@ class History:
         """The whole history as plain data."""
         return {"format": FORMAT, "models": {
             name: {"metric": mh.metric, "floor": mh.floor,
-                   "trainings": {v: r.to_json() for v, r in mh.trainings.items()},
+                   "trainings": {v: training_json(r) for v, r in mh.trainings.items()},
                    "points": {v: [[p.window, p.t, p.estimated, p.realized, p.rows] for p in pts]
                               for v, pts in mh.points.items()}}
             for name, mh in self.models.items()}}

@@ -61,7 +61,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run_drift(args: argparse.Namespace) -> int:
     """0 no drift, 1 drift found, 2 bad input (an ``InputError``: one line on stderr)."""
     alpha = _alpha(args.alpha)
-    html = _writable(args.html) if args.html else None
+    html = html_path(args.html) if args.html else None
     config = replace(_options(args), alpha=alpha)
     reference = _load(args.reference, "reference")
     current = _load(args.current, "current")
@@ -70,7 +70,7 @@ def run_drift(args: argparse.Namespace) -> int:
     except ValueError as exc:  # unknown test or feature names
         raise InputError(str(exc)) from None
     if html is not None:
-        _write_html(report, html)
+        write_html(report, html)
     if args.json:
         print(json.dumps(report_to_json(report), indent=2, default=str))
     else:
@@ -149,8 +149,11 @@ def _load(path: str, what: str) -> dict[str, Any]:
         raise InputError(f"cannot read the {what} file {path!r}: {describe_exception(exc)}") from None
 
 
-def _writable(path: str) -> Path:
-    """The ``--html`` path, checked before any work: missing directories can be created, the file written."""
+def html_path(path: str) -> Path:
+    """The ``--html`` path, checked before any work: missing directories can be created, the file written.
+
+    (``infersight drift`` and ``infersight fleet``.)
+    """
     p = Path(path).expanduser()
     if p.is_dir():
         raise InputError(f"--html: {path!r} is a directory, expected a file path")
@@ -164,10 +167,13 @@ def _writable(path: str) -> Path:
     return p
 
 
-def _write_html(report: Any, path: Path) -> None:
-    from plugins.report import build_drift_report
+def write_html(report: Any, path: Path) -> None:
+    """The drift report page of ``report`` at ``path``; ``InputError`` when it cannot be written."""
+    from plugins.report import PlotlyMissingError, build_drift_report
 
     try:
         build_drift_report(report, path)
+    except PlotlyMissingError as exc:
+        raise InputError(f"--html: {exc}") from None
     except OSError as exc:
         raise InputError(f"--html: cannot write {str(path)!r}: {describe_exception(exc)}") from None

@@ -304,8 +304,9 @@ def run_joint(jp: JointProfile, numeric: Mapping[str, np.ndarray], categorical: 
             if not np.isfinite(effect[0]):
                 continue
             raw, null = float(effect[0]), float(null_rms(effect[:, None])[0])
-            if math.isnan(shift_corrected) or noise_corrected(raw, null) > shift_corrected:
-                shift, shift_null, shift_corrected = raw, null, noise_corrected(raw, null)
+            corrected = noise_corrected(raw, null)
+            if math.isnan(shift_corrected) or corrected > shift_corrected:
+                shift, shift_null, shift_corrected = raw, null, corrected
         spread_observed = float(spread[0])
 
     names = list(comps)

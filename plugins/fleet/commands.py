@@ -21,6 +21,7 @@ from typing import Any
 from agent.plugin import ConfigError, InputError, describe_exception, resolve_config
 from plugins.drift import DriftConfig, format_table, report_to_json
 from plugins.drift import parse_config as parse_drift_config
+from plugins.drift.commands import html_path, write_html
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -79,18 +80,6 @@ def drift_configs(config: str | None, alpha: float | None) -> Callable[[str], Dr
     return lambda model: per_model.get(model, default)
 
 
-def _writable(path: str) -> Path:
-    p = Path(path).expanduser()
-    if p.is_dir():
-        raise InputError(f"--html: {path!r} is a directory, expected a file path")
-    parent = p.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise InputError(f"--html: cannot write {path!r}: {str(parent)!r} is not a directory")
-    return p
-
-
 def load_reference(path: str) -> Any:
     """A reference ``Profile`` from a profile file or a Parquet dataset; ``InputError`` naming the path."""
     from plugins.fleet import codec, engines
@@ -120,7 +109,7 @@ def run_fleet(args: argparse.Namespace) -> int:
     try:
         alpha = None if args.alpha is None else _number(args.alpha, "--alpha", lambda a: 0 < a < 1,
                                                         "a number strictly between 0 and 1")
-        html = _writable(args.html) if args.html else None
+        html = html_path(args.html) if args.html else None
         config_for = drift_configs(args.config, alpha)
         if args.dataset:
             return _dataset(args, config_for, html)
@@ -176,7 +165,7 @@ def _dataset(args: argparse.Namespace, config_for: Callable[[str], DriftConfig],
         raise InputError(f"--engine {args.engine}: {exc.name or exc} is not installed "
                             f"(pip install '{extra}')") from None
     if html is not None:
-        _write_html(report, html)
+        write_html(report, html)
     if args.json:
         print(json.dumps(report_to_json(report), indent=2, default=str))
     else:
@@ -189,15 +178,6 @@ def _html(windows: list[Any], path: Path) -> None:
     if len(groups) != 1:
         raise InputError(f"--html: writes one model version's latest window; {len(groups)} found "
                             "(choose one with --model and --version)")
-    _write_html(windows[-1].report, path)
+    write_html(windows[-1].report, path)
 
 
-def _write_html(report: Any, path: Path) -> None:
-    from plugins.report import PlotlyMissingError, build_drift_report
-
-    try:
-        build_drift_report(report, path)
-    except PlotlyMissingError as exc:
-        raise InputError(f"--html: {exc}") from None
-    except OSError as exc:
-        raise InputError(f"--html: cannot write {str(path)!r}: {describe_exception(exc)}") from None
